@@ -47,9 +47,9 @@ def affine_to_displacement(matrix, size):
     return (y - x).reshape(matrix.shape[0], ndim, *size)
 
 
-def _sample_field(field, coordinates):
-    """Interpolate ``field`` (B, ndim, *spatial) at voxel ``coordinates`` (B, ndim, *spatial)."""
-    grid = to_grid_sample(coordinates, field.shape[2:])
+def _sample_field(field, displacement):
+    """Interpolate ``field`` (B, ndim, *spatial) at ``x + displacement(x)`` (voxels, same grid)."""
+    grid = to_grid_sample(displacement, field.shape[2:], relative=True)
     return F.grid_sample(field, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
 
 
@@ -73,8 +73,7 @@ def compose(u, v):
     """
     ndim = check_displacement("compose", "u", u)
     check_displacement("compose", "v", v, ndim=ndim, spatial=u.shape[2:])
-    identity = identity_grid(u.shape[2:], device=u.device, dtype=u.dtype)
-    return v + _sample_field(u, identity + v)
+    return v + _sample_field(u, v)
 
 
 class Inverse(NamedTuple):
@@ -112,13 +111,12 @@ def invert(displacement, *, iterations=100, tolerance=1e-3):
         (tensor([-0.5000, -0.5000]), tensor([0.]))
     """
     check_displacement("invert", "displacement", displacement)
-    identity = identity_grid(displacement.shape[2:], device=displacement.device, dtype=displacement.dtype)
     inverse = torch.zeros_like(displacement)
     residual = _max_norm(displacement)
     done = 0
     while done < iterations and residual.max() > tolerance:
-        inverse = -_sample_field(displacement, identity + inverse)
-        residual = _max_norm(inverse + _sample_field(displacement, identity + inverse))
+        inverse = -_sample_field(displacement, inverse)
+        residual = _max_norm(inverse + _sample_field(displacement, inverse))
         done += 1
     return Inverse(inverse, residual, done)
 
@@ -152,10 +150,9 @@ def integrate_velocity(velocity, *, steps=7):
     check_displacement("integrate_velocity", "velocity", velocity)
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"integrate_velocity(): expected `steps` to be an int >= 0, got {steps!r}.")
-    identity = identity_grid(velocity.shape[2:], device=velocity.device, dtype=velocity.dtype)
     displacement = velocity / 2**steps
     for _ in range(steps):
-        displacement = displacement + _sample_field(displacement, identity + displacement)
+        displacement = displacement + _sample_field(displacement, displacement)
     return displacement
 
 

@@ -97,15 +97,22 @@ def normalized_to_voxel(coordinates, size):
     return (coordinates + 1.0) * scale
 
 
-def to_grid_sample(coordinates, size):
-    """The sampling grid that ``grid_sample`` wants, from absolute voxel coordinates.
+def to_grid_sample(coordinates, size, *, relative=False):
+    """The sampling grid that ``grid_sample`` wants, from voxel coordinates.
 
     This is the only place where reglab reverses axes and moves channels last.
+    Each axis is converted by ``voxel_to_normalized``'s formula,
+    ``normalized = 2 * x / (n - 1) - 1``, and the converted axes are stacked last
+    in reversed order: one pass over the field, with no identity grid built in
+    voxels first when ``relative=True``.
 
     Args:
-        coordinates: ``(B, ndim, *spatial)`` positions (in voxels of the image to
-            be sampled, axis order), e.g. ``identity_grid(s) + u``.
+        coordinates: ``(B, ndim, *spatial)`` in voxels of the image to be sampled,
+            axis order: absolute positions (e.g. ``identity_grid(s) + u``), or with
+            ``relative=True`` a displacement ``u`` (positions ``x + u(x)``).
         size: spatial shape of the image to be sampled.
+        relative: if True, add the identity ``x`` here: in normalized form it is
+            one line per axis (``-1 … 1``), broadcast, not a full grid.
 
     Returns:
         Tensor ``(B, *spatial, ndim)`` with normalized coordinates in
@@ -116,13 +123,22 @@ def to_grid_sample(coordinates, size):
         >>> g = to_grid_sample(identity_grid((3, 5)), (3, 5))
         >>> g.shape, g[0, 2, 4].tolist()   # last voxel: x = +1 (column), y = +1 (row)
         (torch.Size([1, 3, 5, 2]), [1.0, 1.0])
+        >>> torch.equal(to_grid_sample(torch.zeros(1, 2, 3, 5), (3, 5), relative=True), g)
+        True
     """
-    reversed_last = coordinates.movedim(1, -1).flip(-1)       # (B, *spatial, ndim) in (x, y[, z]) order
-    scale = [2.0 / max(n - 1, 1) for n in reversed(size)]      # voxel_to_normalized, per reversed axis,
-    shift = [-1.0 if n > 1 else 0.0 for n in reversed(size)]   # fused into one multiply-add below
-    scale = torch.tensor(scale, device=coordinates.device, dtype=coordinates.dtype)
-    shift = torch.tensor(shift, device=coordinates.device, dtype=coordinates.dtype)
-    return torch.addcmul(shift, reversed_last, scale)
+    spatial = coordinates.shape[2:]
+    normalized = []
+    for axis, along_axis in enumerate(coordinates.unbind(1)):      # along_axis: (B, *spatial)
+        scale = 2.0 / max(size[axis] - 1, 1)
+        shift = -1.0 if size[axis] > 1 else 0.0
+        if relative:
+            line = torch.arange(spatial[axis], device=coordinates.device, dtype=coordinates.dtype) * scale + shift
+            shape = [1] * len(spatial)
+            shape[axis] = -1
+            normalized.append(torch.add(line.view(shape), along_axis, alpha=scale))   # x + u(x), normalized
+        else:
+            normalized.append(along_axis * scale + shift)
+    return torch.stack(normalized[::-1], dim=-1)                       # reversed axes, channels last
 
 
 def splat(image, displacement, *, normalize=False, eps=1e-6):

@@ -21,7 +21,7 @@ Lab 01 ("How to transform images") teaches this module.
 import torch
 import torch.nn.functional as F
 
-from reglab.grid import ALIGN_CORNERS, identity_grid, to_grid_sample
+from reglab.grid import ALIGN_CORNERS, to_grid_sample
 from reglab.validation import check_choice, check_displacement, check_image, check_points
 
 MODES = ("linear", "nearest", "cubic", "label")
@@ -73,8 +73,7 @@ def warp(moving, displacement, *, mode="linear", padding="zeros"):
     batch = max(moving.shape[0], displacement.shape[0])
     moving = moving.expand(batch, *moving.shape[1:])
     displacement = displacement.expand(batch, *displacement.shape[1:])
-    coordinates = identity_grid(moving.shape[2:], device=displacement.device, dtype=displacement.dtype) + displacement
-    grid = to_grid_sample(coordinates, moving.shape[2:])
+    grid = to_grid_sample(displacement, moving.shape[2:], relative=True)    # x + u(x), normalized
     if mode == "label":
         return _warp_labels(moving, grid, padding)
     sampler = {"linear": "bilinear", "nearest": "nearest", "cubic": "bicubic"}[mode]
