@@ -3,8 +3,9 @@
 * :mod:`reglab.training.losses` - ``supervised_loss``, ``unsupervised_loss``, ``soft_dice_loss``,
   ``discriminator_loss``, ``generator_loss`` (pure functions);
 * :mod:`reglab.training.regimes` - :class:`Supervised`, :class:`Unsupervised`, :class:`Adversarial`;
-* :mod:`reglab.training.loop` - :func:`fit` (progress bar, validation, checkpoints, resume, seed),
-  :func:`evaluate`, :func:`save_checkpoint`, :func:`load_checkpoint`;
+* :mod:`reglab.training.loop` - :func:`fit` (progress bar, validation, checkpoints, resume, seed,
+  data-parallel under ``torchrun``), :func:`evaluate`, :func:`save_checkpoint`, :func:`load_checkpoint`;
+* :mod:`reglab.training.data_parallel` - the pieces of data-parallel training (``torch.distributed``);
 * :mod:`reglab.training.data` - :func:`make_pairs`: small in-memory synthetic pairs;
 * :mod:`reglab.training.instance` - :func:`instance_optimization`: fine-tune a predicted field for one pair.
 

@@ -15,16 +15,29 @@ true field (when they have one).
 
 Labs 06 and 07 use it. Mixed precision is available with ``amp=True``
 (``torch.autocast`` on the data's device: bfloat16 on a CPU, float16 with a
-gradient scaler elsewhere). Multi-GPU data parallelism is not implemented.
+gradient scaler elsewhere).
+
+Data-parallel training (:mod:`reglab.training.distributed`) needs no change to
+the script, only its launch: under ``torchrun --nproc_per_node N`` every process
+trains a copy of the model on its shard of each batch (``batch_size`` pairs per
+process), the gradients are averaged, the validation measures too, and rank 0
+alone shows progress and writes checkpoints::
+
+    torchrun --standalone --nproc_per_node 2 benchmarks/train_ddp.py     # 2 processes (gloo on CPUs, NCCL on GPUs)
+    python benchmarks/train_ddp.py                                       # the same script, one process
 """
 
+import os
+import tempfile
 from pathlib import Path
 
 import torch
+from torch.utils.data import DistributedSampler
 from tqdm.auto import tqdm
 
 from reglab import evaluation
 from reglab.networks.hypermorph import HyperMorph
+from reglab.training import data_parallel
 from reglab.training.data import TensorPairs
 from reglab.warping import warp
 
@@ -36,17 +49,28 @@ def _collate(dataset, indices):
     return {name: torch.stack([item[name] for item in items]) for name in items[0]}
 
 
-def batch_indices(length, batch_size, step, seed):
-    """The dataset indices of batch ``step``: a seeded permutation per epoch, cut into batches.
+def batch_indices(length, batch_size, step, seed, *, rank=0, world_size=1):
+    """The dataset indices of batch ``step`` for process ``rank``: a seeded permutation per epoch, cut into batches.
+
+    A ``DistributedSampler`` draws the permutation of epoch ``e`` from the seed
+    ``seed · 1_000_003 + e`` and gives process ``rank`` every ``world_size``-th
+    index (padded by repetition to equal shares); batch ``k`` of the epoch is
+    items ``k · batch_size …`` of that share. With one process the share is the
+    whole permutation.
 
     Example:
         >>> batch_indices(6, 2, 0, seed=0).tolist(), batch_indices(6, 2, 3, seed=0).tolist()
         ([2, 5], [1, 5])
+        >>> batch_indices(6, 1, 0, seed=0, rank=0, world_size=2).tolist(), batch_indices(6, 1, 0, seed=0, rank=1,
+        ...                                                                             world_size=2).tolist()
+        ([2], [5])
     """
-    per_epoch = max(length // batch_size, 1)
+    sampler = DistributedSampler(range(length), num_replicas=world_size, rank=rank, shuffle=True,
+                                 seed=seed * 1_000_003)
+    per_epoch = max(len(sampler) // batch_size, 1)
     epoch, k = divmod(step, per_epoch)
-    order = torch.randperm(length, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-    return order[k * batch_size:(k + 1) * batch_size]
+    sampler.set_epoch(epoch)
+    return torch.tensor(list(sampler)[k * batch_size:(k + 1) * batch_size], dtype=torch.long)
 
 
 def _to(batch, device):
@@ -54,11 +78,23 @@ def _to(batch, device):
 
 
 def save_checkpoint(path, *, model, optimizer, regime, step, history, seed):
-    """Write a checkpoint: model, optimiser and regime state dicts, step, history, seed and RNG state."""
+    """Write a checkpoint: model, optimiser and regime state dicts, step, history, seed and RNG state.
+
+    The file is written under a temporary name in the same folder and then renamed
+    (``os.replace``, atomic): an interrupted run never leaves a half-written checkpoint.
+    """
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "regime": regime.state_dict(),
              "step": step, "history": history, "seed": seed, "rng": torch.get_rng_state()}
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    torch.save(state, path)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        torch.save(state, temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
 
 
 def load_checkpoint(path, *, model, optimizer=None, regime=None):
@@ -84,7 +120,7 @@ def load_checkpoint(path, *, model, optimizer=None, regime=None):
 
 
 def fit(model, regime, dataset, *, steps=100, batch_size=4, lr=1e-3, validation=None, validate_every=None,
-        checkpoint=None, checkpoint_every=None, resume=False, seed=0, progress=True, amp=False):
+        checkpoint=None, checkpoint_every=None, resume=False, seed=0, progress=True, amp=False, distributed=None):
     """Train ``model`` with ``regime`` on ``dataset`` for ``steps`` optimiser steps.
 
     Args:
@@ -94,7 +130,7 @@ def fit(model, regime, dataset, *, steps=100, batch_size=4, lr=1e-3, validation=
         dataset: a dataset of dicts of tensors (:class:`~reglab.training.TensorPairs`,
             :class:`reglab.data.SyntheticPairs`); batches are moved to the model's device.
         steps: total optimiser steps (including those done before a resume).
-        batch_size: pairs per step.
+        batch_size: pairs per step and process (data-parallel: ``world size × batch_size`` per step).
         lr: Adam's learning rate.
         validation: pairs for :func:`evaluate`, or None.
         validate_every: validate every this many steps (default: at the end only).
@@ -104,10 +140,14 @@ def fit(model, regime, dataset, *, steps=100, batch_size=4, lr=1e-3, validation=
         seed: the seed of batches, the global RNG and the run.
         progress: show a progress bar.
         amp: mixed precision (autocast) on the model's device.
+        distributed: train data-parallel over the processes of a ``torch.distributed`` group
+            (:mod:`reglab.training.data_parallel`; an accelerator model moves to device ``LOCAL_RANK``).
+            Default: yes when launched by torchrun with ``WORLD_SIZE > 1``, or inside such a group.
 
     Returns:
         The history: ``{"step": [...], "loss": [...], "validation": [{"step": k, **measures}, ...]}``
-        plus one list per value the regime logs.
+        plus one list per value the regime logs (data-parallel: means over the processes, the same
+        history in every process).
 
     Example:
         >>> from reglab.networks import UNet
@@ -118,40 +158,69 @@ def fit(model, regime, dataset, *, steps=100, batch_size=4, lr=1e-3, validation=
         >>> len(history["loss"]), history["step"]
         (3, [1, 2, 3])
     """
-    device = next(model.parameters()).device
+    parallel = data_parallel.requested(distributed)
+    device, created = next(model.parameters()).device, False
+    if parallel:
+        device, created = data_parallel.start(device)
+        model.to(device)
+    rank, world_size = data_parallel.rank_and_size(parallel)
     optimizer = torch.optim.Adam(regime.parameters(model), lr=lr)
     history, start = {"step": [], "loss": [], "validation": []}, 0
-    torch.manual_seed(seed)
+    torch.manual_seed(seed)                                      # the same seed in every process
     if resume and checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, model=model, optimizer=optimizer, regime=regime)
         history, start = state["history"], state["step"]
         torch.set_rng_state(state["rng"])
+    network = regime.distribute(model, data_parallel.wrap) if parallel else model   # what the regime calls
     scaler = torch.amp.GradScaler(device.type, enabled=amp and device.type != "cpu")
     precision = torch.bfloat16 if device.type == "cpu" else torch.float16
-    model.train()
-    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress, desc="training")
+    network.train()
+    bar = tqdm(range(start, steps), initial=start, total=steps, disable=not progress or rank != 0, desc="training")
     for step in bar:
-        batch = _to(_collate(dataset, batch_indices(len(dataset), batch_size, step, seed)), device)
+        indices = batch_indices(len(dataset), batch_size, step, seed, rank=rank, world_size=world_size)
+        batch = _to(_collate(dataset, indices), device)
         optimizer.zero_grad()
         with torch.autocast(device.type, dtype=precision, enabled=amp):
-            loss, logs = regime(model, batch)
-        scaler.scale(loss).backward()
+            loss, logs = regime(network, batch)
+        scaler.scale(loss).backward()                            # data-parallel: gradients averaged here
         scaler.step(optimizer)
         scaler.update()
-        history["step"].append(step + 1)
-        history["loss"].append(loss.item())
-        for name, value in logs.items():
-            history.setdefault(name, []).append(value)
-        bar.set_postfix(loss=f"{loss.item():.4f}")
-        last = step + 1 == steps
-        if validation is not None and (last or (validate_every and (step + 1) % validate_every == 0)):
-            history["validation"].append({"step": step + 1, **evaluate(model, validation)})
-            model.train()
-        if checkpoint is not None and (last or (checkpoint_every and (step + 1) % checkpoint_every == 0)):
+        _record(history, step + 1, loss.item(), logs, device if parallel else None)
+        bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+        if validation is not None and _due(step + 1, steps, validate_every):
+            history["validation"].append({"step": step + 1, **_validate(model, validation, rank, world_size)})
+            network.train()
+        if checkpoint is not None and rank == 0 and _due(step + 1, steps, checkpoint_every):
             save_checkpoint(checkpoint, model=model, optimizer=optimizer, regime=regime, step=step + 1,
                             history=history, seed=seed)
     model.eval()
+    if parallel:
+        data_parallel.stop(created)
     return history
+
+
+def _due(step, steps, every):
+    """Whether something done "every ``every`` steps (and at the end)" is due after step ``step``."""
+    return step == steps or bool(every and step % every == 0)
+
+
+def _record(history, step, loss, logs, device):
+    """Append one step's loss and logs to ``history``; with a ``device``, their means over the processes."""
+    values = [loss, *logs.values()]
+    if device is not None:
+        values = data_parallel.average(values, device)
+    history["step"].append(step)
+    history["loss"].append(values[0])
+    for name, value in zip(logs, values[1:]):
+        history.setdefault(name, []).append(value)
+
+
+def _validate(model, pairs, rank, world_size):
+    """:func:`evaluate` with the pairs shared out over the processes (pair ``i`` to rank ``i mod world_size``)."""
+    totals, count = _measure_sums(model, pairs, torch.arange(rank, len(pairs), world_size), batch_size=8, lam=None)
+    if world_size > 1:
+        totals, count = data_parallel.sum_over_processes(totals, count)
+    return {name: total / count for name, total in sorted(totals.items())}
 
 
 @torch.no_grad()
@@ -176,10 +245,16 @@ def evaluate(model, pairs, *, batch_size=8, lam=None):
         >>> sorted(before), before["folding"]
         (['dice', 'epe', 'folding', 'hd95', 'tre'], 0.0)
     """
+    totals, count = _measure_sums(model, pairs, torch.arange(len(pairs)), batch_size=batch_size, lam=lam)
+    return {name: total / count for name, total in sorted(totals.items())}
+
+
+def _measure_sums(model, pairs, indices, *, batch_size, lam):
+    """Sums over the pairs ``indices`` of every measure of :func:`evaluate`, and their number."""
     totals, count = {}, 0
     device = next(model.parameters()).device if model is not None else None
-    for start in range(0, len(pairs), batch_size):
-        batch = _collate(pairs, torch.arange(start, min(start + batch_size, len(pairs))))
+    for chunk in indices.split(batch_size):
+        batch = _collate(pairs, chunk)
         if device is not None:
             batch = _to(batch, device)
         displacement = predict(model, batch["fixed"], batch["moving"], lam=lam)
@@ -196,4 +271,4 @@ def evaluate(model, pairs, *, batch_size=8, lam=None):
         for name, values in measures.items():
             totals[name] = totals.get(name, 0.0) + values.sum().item()
         count += batch["fixed"].shape[0]
-    return {name: total / count for name, total in sorted(totals.items())}
+    return totals, count

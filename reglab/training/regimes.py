@@ -17,18 +17,25 @@ Lab 06 compares them.
 """
 
 import torch
+from torch import nn
 
 from reglab.networks.hypermorph import HyperMorph
+from reglab.training.data_parallel import unwrap
 from reglab.training.losses import (REGULARIZERS, SIMILARITIES, discriminator_loss, generator_loss, one_hot,
                                     soft_dice_loss, supervised_loss, unsupervised_loss)
 from reglab.warping import warp
 
 
 class Regime:
-    """Base: which parameters the main optimiser trains, and a state to checkpoint (none by default)."""
+    """Base: which parameters the main optimiser trains, what a data-parallel step calls, and a state to
+    checkpoint (none by default)."""
 
     def parameters(self, model):
         return model.parameters()
+
+    def distribute(self, model, wrap):
+        """What the step calls in data-parallel training: ``wrap(model)``, a ``DistributedDataParallel``."""
+        return wrap(model)
 
     def state_dict(self):
         return {}
@@ -86,7 +93,7 @@ class Unsupervised(Regime):
     def __call__(self, model, batch):
         fixed, moving = batch["fixed"], batch["moving"]
         options = dict(similarity=self.similarity, regularizer=self.regularizer, window=self.window)
-        if isinstance(model, HyperMorph):
+        if isinstance(unwrap(model), HyperMorph):
             lam = torch.rand(()).item()                                  # one λ per batch, from the seeded RNG
             displacement = model(fixed, moving, lam=lam)
             warped = warp(moving, displacement)
@@ -133,6 +140,14 @@ class Adversarial(Regime):
     def parameters(self, model):
         return model.generator.parameters()
 
+    def distribute(self, model, wrap):
+        """Wrap generator and discriminator apart: the discriminator takes its own step inside the generator's.
+
+        One wrapper around both would see the discriminator's own backward pass between the
+        generator's forward and backward passes, which ``DistributedDataParallel`` does not allow.
+        """
+        return _WrappedGAN(wrap(model.generator), wrap(model.discriminator))
+
     def _optimizer(self, model):
         if self.optimizer is None:
             self.optimizer = torch.optim.Adam(model.discriminator.parameters(), lr=self.lr, betas=(0.5, 0.999))
@@ -171,3 +186,14 @@ class Adversarial(Regime):
         if "discriminator_optimizer" in state:
             self._pending_state = state["discriminator_optimizer"]
             self.optimizer = None
+
+
+class _WrappedGAN(nn.Module):
+    """A GAN whose generator and discriminator are each wrapped for data parallelism (same interface)."""
+
+    def __init__(self, generator, discriminator):
+        super().__init__()
+        self.generator, self.discriminator = generator, discriminator
+
+    def forward(self, fixed, moving):
+        return self.generator(fixed, moving)
