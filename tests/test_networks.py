@@ -162,6 +162,27 @@ def test_diffeomorphic_voxelmorph_integrates_its_velocity(device):
     torch.testing.assert_close(net(fixed, moving), integrate_velocity(net.velocity(fixed, moving), steps=4))
 
 
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_voxelmorph_channels_last_layout_keeps_the_values(ndim, device):
+    torch.manual_seed(0)
+    net = VoxelMorph(ndim, features=TINY_VXM).to(device)
+    torch.nn.init.normal_(net.head.conv.weight, std=0.1)                     # an O(1) output, not ~1e-5
+    fixed, moving = blob_pair(ndim, (12,) * ndim, device)
+    x, skips = torch.cat([fixed, moving], dim=1), []                         # the layers in the default layout
+    for block in net.encoder:
+        x = block(x)
+        skips.append(x)
+        x = net.pool(x)
+    for block in net.decoder:
+        skip = skips.pop()
+        x = torch.cat([torch.nn.functional.interpolate(block(x), size=skip.shape[2:]), skip], dim=1)
+    for block in net.refine:
+        x = block(x)
+    displacement = net(fixed, moving)
+    assert displacement.is_contiguous()
+    torch.testing.assert_close(displacement, net.head(x), rtol=1e-4, atol=1e-6)
+
+
 def test_lapirn_levels_and_residual_composition(device):
     net = _perturbed(TINY["lapirn"](2)).to(device)
     fixed, moving = torch.rand(1, 1, 24, 16, device=device), torch.rand(1, 1, 24, 16, device=device)

@@ -37,6 +37,16 @@ def max_pool(ndim):
     return nn.MaxPool2d(2) if ndim == 2 else nn.MaxPool3d(2)
 
 
+def channels_last(ndim):
+    """The channels-last memory layout of a ``(B, C, *spatial)`` tensor (``torch.channels_last[_3d]``).
+
+    Same shape and values, but the ``C`` values of a voxel lie next to each other in
+    memory. oneDNN's CPU convolutions (and cuDNN's tensor-core ones) work in that
+    layout, so a network that keeps its features in it skips a reordering per layer.
+    """
+    return torch.channels_last if ndim == 2 else torch.channels_last_3d
+
+
 def upsample_to(x, size):
     """Resize features ``(B, C, *spatial)`` to ``size`` (nearest neighbour, like VoxelMorph's decoder).
 

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from reglab.fields import integrate_velocity
-from reglab.networks.blocks import ConvBlock, FlowHead, RegistrationNetwork, max_pool, upsample_to
+from reglab.networks.blocks import ConvBlock, FlowHead, RegistrationNetwork, channels_last, max_pool, upsample_to
 
 SIZES = {
     "vm1": ((16, 32, 32, 32), (32, 32, 32, 32, 8, 8)),
@@ -84,6 +84,7 @@ class VoxelMorph(RegistrationNetwork):
 
     def _field(self, fixed, moving):
         x = torch.cat([fixed, moving], dim=1)                            # (B, 2, *spatial)
+        x = x.contiguous(memory_format=channels_last(self.ndim))        # same values, faster convolutions
         skips = []
         for block in self.encoder:
             x = block(x)
@@ -94,7 +95,7 @@ class VoxelMorph(RegistrationNetwork):
             x = torch.cat([upsample_to(block(x), skip.shape[2:]), skip], dim=1)
         for block in self.refine:
             x = block(x)
-        return self.head(x)
+        return self.head(x).contiguous()                                # (B, ndim, *spatial), the usual layout
 
     def predict(self, fixed, moving):
         field = self._field(fixed, moving)
