@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from reglab.transforms import BSpline, bspline_basis, bspline_displacement, bspline_points, control_grid_size
+from reglab.transforms import (BSpline, Transform, bspline_basis, bspline_displacement, bspline_points, bspline_resampled,
+                               control_grid_size)
 
 CASES = {2: ((13, 10), (4, 3)), 3: ((9, 7, 11), (3, 4, 5))}
 
@@ -82,6 +83,29 @@ def test_grid_and_point_paths_agree_and_module_equals_function(ndim, device):
     points = points.reshape(1, -1, ndim).float()
     moved = model.transform_points(points)
     torch.testing.assert_close(moved - points, grid.flatten(2).transpose(1, 2), atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_resampled_evaluation_against_numpy(ndim, device):
+    size, spacing = CASES[ndim]
+    other = (6, 17, 4)[:ndim]                                   # coarser and finer axes than the model's grid
+    scale = [(n - 1) / (m - 1) for n, m in zip(size, other)]
+    control = torch.randn(1, ndim, *control_grid_size(size, spacing), dtype=torch.float64)
+    u = bspline_resampled(control.to(device), other, spacing, scale).cpu()
+    assert u.shape == (1, ndim, *other)
+    for x in itertools.product(*[range(m) for m in other]):
+        expected = lecture_ffd(control[0].numpy(), np.array(x, dtype=float) * scale, spacing)
+        np.testing.assert_allclose(u[(0, slice(None)) + x].numpy(), expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_model_on_another_grid_equals_the_point_path(ndim, device):
+    size, spacing = CASES[ndim]
+    model = BSpline(size, spacing=spacing, batch=2).to(device)
+    with torch.no_grad():
+        model.control.normal_()
+    other = (6, 17, 4)[:ndim]
+    torch.testing.assert_close(model(other), Transform.resampled_displacement(model, other), atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("ndim", [2, 3])

@@ -24,7 +24,8 @@ Lab 02 ("Transformation models") teaches this package.
 
 from reglab.transforms.affine import Affine, affine_matrix
 from reglab.transforms.base import Transform
-from reglab.transforms.bspline import BSpline, bspline_basis, bspline_displacement, bspline_points, control_grid_size
+from reglab.transforms.bspline import (BSpline, bspline_basis, bspline_displacement, bspline_matrix, bspline_points,
+                                       bspline_resampled, control_grid_size)
 from reglab.transforms.chain import Chain
 from reglab.transforms.dense import Dense
 from reglab.transforms.local_affine import LocalAffine, patch_weights
@@ -39,6 +40,7 @@ from reglab.transforms.velocity import StationaryVelocity
 
 __all__ = [
     "Affine", "BSpline", "Chain", "Dense", "LocalAffine", "Rigid", "StationaryVelocity", "Transform",
-    "affine_matrix", "bspline_basis", "bspline_displacement", "bspline_points", "control_grid_size",
+    "affine_matrix", "bspline_basis", "bspline_displacement", "bspline_matrix", "bspline_points", "bspline_resampled",
+    "control_grid_size",
     "euler_to_matrix", "patch_weights", "quaternion_to_matrix", "rotation_matrix_2d", "versor_to_quaternion",
 ]

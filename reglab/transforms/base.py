@@ -131,6 +131,13 @@ class Transform(nn.Module):
         size = check_size(type(self).__name__, size)
         if len(size) != self.ndim:
             raise ValueError(f"{type(self).__name__}(): expected a {self.ndim}D `size`, got {size}.")
+        return self.resampled_displacement(size)
+
+    def resampled_displacement(self, size):
+        """The displacement on another grid ``size`` over the same field of view, in that grid's voxels.
+
+        Every voxel is mapped as a point; models with a faster evaluation on a grid override it.
+        """
         reference = self.reference_tensor()
         scale = torch.tensor([(n - 1) / max(m - 1, 1) for n, m in zip(self.size, size)],
                              device=reference.device, dtype=reference.dtype)

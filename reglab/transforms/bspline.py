@@ -28,8 +28,11 @@ transform domain starting at voxel 0 and a mesh of ``⌊(n-1)/δ⌋ + 1`` cells 
 ``[iδ, (i+1)δ)`` of an axis is a weighted sum of the same 4 control points with the
 same weights ``B_l(r/δ)``, ``r = 0 … δ-1``: a ``(4, δ)`` table. So one axis at a time,
 take every window of 4 consecutive control points (``unfold``) and multiply by the
-table: a separable transposed convolution with stride ``δ``. At arbitrary points,
-the 4^d neighbours are gathered by index.
+table: a separable transposed convolution with stride ``δ``. On another grid over the
+same field of view (a pyramid level) the evaluation stays separable: per axis, a
+``(m, K)`` matrix holds the four weights of each of the ``m`` voxels, and the control
+points are multiplied by it one axis at a time. At arbitrary points, the 4^d
+neighbours are gathered by index.
 
 Lab 02 ("Transformation models") uses this module.
 
@@ -144,6 +147,60 @@ def _interpolate_axis(field, dim, n, spacing):
     return values.narrow(dim, 0, n)
 
 
+def bspline_matrix(positions, spacing, count):
+    """The ``(m, K)`` matrix of B-spline weights: row ``i`` blends the 4 control points around ``positions[i]``.
+
+    Args:
+        positions: ``(m,)`` voxel coordinates along one axis.
+        spacing: the control spacing ``δ`` of that axis, in voxels.
+        count: the number ``K`` of control points of that axis (stored index ``c + 1`` for point ``c``).
+
+    Returns:
+        Tensor ``(m, K)``; each row holds ``B_0 … B_3`` at the stored indices ``i … i + 3``
+        (``i = ⌊x/δ⌋``); points off the control grid count as zero.
+
+    Example:
+        >>> bspline_matrix(torch.tensor([0.0, 1.5]), 3, 5)
+        tensor([[0.1667, 0.6667, 0.1667, 0.0000, 0.0000],
+                [0.0208, 0.4792, 0.4792, 0.0208, 0.0000]])
+    """
+    t = positions / spacing
+    cell = t.floor()
+    neighbour = cell.long()[:, None] + torch.arange(4, device=positions.device)    # (m, 4) stored indices
+    inside = (neighbour >= 0) & (neighbour < count)
+    weights = bspline_basis(t - cell) * inside                                     # (m, 4)
+    matrix = torch.zeros(len(positions), count, device=positions.device, dtype=positions.dtype)
+    return matrix.scatter_add_(1, neighbour.clamp(0, count - 1), weights)
+
+
+def bspline_resampled(control, size, spacing, scale):
+    """The FFD displacement at the voxels ``x · scale`` of another grid ``size``, separably, one axis at a time.
+
+    Args:
+        control: ``(B, ndim, *K)`` control-point displacements in voxels of the model's grid.
+        size: spatial shape of the other grid.
+        spacing: control spacing ``δ`` in voxels of the model's grid.
+        scale: per axis, the model's voxels per voxel of the other grid (``(n - 1) / (m - 1)``).
+
+    Returns:
+        Tensor ``(B, ndim, *size)``: ``u(x · scale)``, still in voxels of the model's grid.
+
+    Example:
+        >>> control = torch.randn(1, 2, 8, 8)
+        >>> fine = bspline_displacement(control, (17, 17), 4)
+        >>> torch.allclose(bspline_resampled(control, (9, 9), 4, (2.0, 2.0)), fine[:, :, ::2, ::2], atol=1e-5)
+        True
+    """
+    ndim = _check_control("bspline_resampled", control)
+    spacing = _check_spacing("bspline_resampled", spacing, ndim)
+    field = control
+    for axis, (m, d, s) in enumerate(zip(size, spacing, scale)):
+        positions = torch.arange(m, device=control.device, dtype=torch.float64) * s
+        matrix = bspline_matrix(positions, d, control.shape[axis + 2]).to(control.dtype)   # (m, K)
+        field = (field.movedim(axis + 2, -1) @ matrix.T).movedim(-1, axis + 2)             # K → m on this axis
+    return field
+
+
 def bspline_points(control, points, spacing):
     """The FFD displacement at arbitrary points, by gathering their 4^d neighbouring control points.
 
@@ -218,6 +275,12 @@ class BSpline(Transform):
 
     def displacement(self):
         return bspline_displacement(self.control, self.size, self.spacing)
+
+    def resampled_displacement(self, size):
+        """On another grid over the same field of view: separable (:func:`bspline_resampled`), in its voxels."""
+        scale = [(n - 1) / max(m - 1, 1) for n, m in zip(self.size, size)]
+        field = bspline_resampled(self.control, size, self.spacing, scale)
+        return field / torch.tensor(scale, device=field.device, dtype=field.dtype).reshape(1, -1, *[1] * self.ndim)
 
     def transform_points(self, points):
         points = self.check_points(points)
