@@ -72,8 +72,13 @@ def two_processes(tmp_path_factory):
     environment["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", __file__,
                str(folder)]
-    finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120)
-    assert finished.returncode == 0, finished.stderr[:4000]
+    with subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as run:
+        try:
+            _, errors = run.communicate(timeout=120)
+        except subprocess.TimeoutExpired:
+            run.terminate()                               # SIGTERM: torchrun stops its workers (own sessions) too
+            _, errors = run.communicate(timeout=60)
+    assert run.returncode == 0, errors[:4000]
     return [torch.load(folder / f"rank{rank}.pt", weights_only=True) for rank in range(2)], folder
 
 

@@ -14,16 +14,18 @@ data-parallel (Li et al. 2020):
    all-reduce), so every copy takes the same optimiser step: the step of one
    process on the union of the shards, ``N`` times the batch;
 4. validation measures are summed over the shards and averaged; only rank 0
-   shows progress bars and writes checkpoints.
+   shows progress bars and writes checkpoints;
+5. the process group is destroyed when the program ends.
 
 The communication backend follows the device: gloo on CPUs, NCCL on NVIDIA GPUs
-(``torch.distributed.get_default_backend_for_device``). Run without torchrun,
+(PyTorch's ``torch.distributed.Backend.default_device_backend_map``). Run without torchrun,
 the same script trains in one process and nothing here is used.
 
 Reference: S. Li et al., "PyTorch Distributed: experiences on accelerating data
 parallel training", VLDB 2020.
 """
 
+import atexit
 import os
 
 import torch
@@ -50,15 +52,15 @@ def requested(distributed=None):
 
 
 def start(device):
-    """Join the process group, initialising it when the caller has not: ``(device, created)``.
+    """Join the process group, creating it when the caller has not; return this process's device.
+
+    A group created here lives until the program ends (then :func:`_destroy` tears it
+    down), so a script that calls ``fit`` several times reuses one group instead of
+    creating it again.
 
     Args:
         device: the model's device; an accelerator is replaced by the one of index
             ``LOCAL_RANK`` (one device per process), a CPU stays the CPU.
-
-    Returns:
-        ``(device, created)``: this process's device, and whether the group was created here
-        (then :func:`stop` destroys it).
 
     Raises:
         RuntimeError: this PyTorch has no ``torch.distributed``.
@@ -68,15 +70,22 @@ def start(device):
         raise RuntimeError("fit(): expected a PyTorch with torch.distributed for distributed=True, got one without.")
     if device.type != "cpu":
         device = torch.device(device.type, int(os.environ.get("LOCAL_RANK", device.index or 0)))
-        torch.accelerator.set_device_index(device.index)
+        getattr(torch, device.type).set_device(device.index)          # collectives use this device
     if dist.is_initialized():
-        return device, False
+        return device
     missing = [name for name in LAUNCH if name not in os.environ]
     if missing:
         raise ValueError(f"fit(): expected a process group or a torchrun launch for distributed training, got no "
                          f"{', '.join(missing)} in the environment. Hint: torchrun --nproc_per_node 2 script.py.")
-    dist.init_process_group(backend=dist.get_default_backend_for_device(device))
-    return device, True
+    dist.init_process_group(backend=dist.Backend.default_device_backend_map[device.type])   # gloo, nccl, ...
+    atexit.register(_destroy)
+    return device
+
+
+def _destroy():
+    """Destroy the process group (at the program's end), unless the script already did."""
+    if dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def rank_and_size(parallel):
@@ -120,8 +129,6 @@ def sum_over_processes(totals, count):
     return merged, number
 
 
-def stop(created):
-    """Wait for every process (rank 0's last checkpoint is written), then destroy the group if :func:`start` made it."""
+def wait():
+    """Wait for every process: rank 0's last checkpoint is on disk when ``fit`` returns anywhere."""
     dist.barrier()
-    if created:
-        dist.destroy_process_group()

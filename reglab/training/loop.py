@@ -159,9 +159,9 @@ def fit(model, regime, dataset, *, steps=100, batch_size=4, lr=1e-3, validation=
         (3, [1, 2, 3])
     """
     parallel = data_parallel.requested(distributed)
-    device, created = next(model.parameters()).device, False
+    device = next(model.parameters()).device
     if parallel:
-        device, created = data_parallel.start(device)
+        device = data_parallel.start(device)
         model.to(device)
     rank, world_size = data_parallel.rank_and_size(parallel)
     optimizer = torch.optim.Adam(regime.parameters(model), lr=lr)
@@ -195,7 +195,7 @@ def fit(model, regime, dataset, *, steps=100, batch_size=4, lr=1e-3, validation=
                             history=history, seed=seed)
     model.eval()
     if parallel:
-        data_parallel.stop(created)
+        data_parallel.wait()
     return history
 
 
