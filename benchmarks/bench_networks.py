@@ -153,7 +153,8 @@ def voxelmorph_comparison(shapes, devices, repeats):
                     ours = VoxelMorph(len(size), features=SAME_FEATURES, diffeomorphic=steps > 0, steps=steps or 7)
                     peer = _peer(len(size), steps)
                     ours, peer = ours.to(device).train(), peer.to(device).train()
-                    regime, batch = Unsupervised(similarity=similarity, weight=WEIGHT), {"fixed": fixed, "moving": moving}
+                    regime = Unsupervised(similarity=similarity, weight=WEIGHT)
+                    batch = {"fixed": fixed, "moving": moving}
                     ours_step = _adam_step(ours, lambda: regime(ours, batch)[0])
                     peer_step = _adam_step(peer, lambda: _peer_loss(peer, fixed, moving, similarity))
                     ours_time, peer_time = _median_times([ours_step, peer_step], repeats, device)
