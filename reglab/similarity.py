@@ -241,11 +241,12 @@ def ncc(fixed, warped, *, mask=None, reduction="mean"):
 def box_mean(image, window):
     """Mean over a ``window``-sized box around every voxel, counting only voxels inside the image.
 
-    Separable: one 1D moving sum per axis, built from block sums of 1, 2, 4, 8, …
-    voxels (``log2(window)`` additions per voxel), divided by the number of voxels
-    that the window holds. At the borders
-    the box is cut by the image edge and the mean is taken over the voxels that
-    remain (no zero padding): a constant image stays exactly constant.
+    Separable: the image is zero-padded once, then summed along one axis after
+    the other with a 1D moving sum built from block sums of 1, 2, 4, 8, … voxels
+    (``log2(window)`` additions per voxel), and finally divided by the number of
+    in-image voxels that each box holds. At the borders the box is cut by the
+    image edge and the mean is taken over the voxels that remain (no zero
+    padding in the statistics): a constant image stays exactly constant.
 
     Args:
         image: ``(B, C, *spatial)``.
@@ -263,17 +264,29 @@ def box_mean(image, window):
     return _BoxMean.apply(image, radii)
 
 
-def _moving_sum(image, dim, radius):
-    """``sum(image[i - radius … i + radius])`` along ``dim``, zero outside the image.
+def _zero_padded(image, radii):
+    """``image`` with ``radii[i]`` zeros on both sides of spatial axis ``i`` (only the border is zeroed)."""
+    size = image.shape[2:]
+    padded = image.new_empty(*image.shape[:2], *(n + 2 * r for n, r in zip(size, radii)))
+    inside = padded
+    for axis, (n, r) in enumerate(zip(size, radii)):
+        padded.narrow(axis + 2, 0, r).zero_()
+        padded.narrow(axis + 2, r + n, r).zero_()
+        inside = inside.narrow(axis + 2, r, n)
+    inside.copy_(image)
+    return padded
 
-    By doubling: block sums of 1, 2, 4, 8, … voxels, and the window (``2·radius + 1``
-    voxels) as the sum of the blocks of its binary digits, e.g. 9 = 1 + 8. That is
-    about ``log2(window)`` additions per voxel, each of them a plain sum of few
-    values (no cumulative-sum drift).
+
+def _moving_sum(image, dim, width):
+    """``out[i] = sum(image[i … i + width - 1])`` along ``dim`` (only full windows: ``width - 1`` fewer values).
+
+    By doubling: block sums of 1, 2, 4, 8, … voxels, and the window as the sum
+    of the blocks of its binary digits, e.g. 9 = 1 + 8. That is about
+    ``log2(width)`` additions per voxel, each of them a plain sum of few values
+    (no cumulative-sum drift).
     """
-    n, width = image.shape[dim], 2 * radius + 1
-    block = F.pad(image, [0, 0] * (image.dim() - 1 - dim) + [radius, radius])   # block[i] = image[i - radius]
-    result, offset, size = None, 0, 1                                   # block[i] now sums `size` voxels from i
+    n = image.shape[dim] - width + 1
+    result, offset, size, block = None, 0, 1, image                     # block[i] sums `size` voxels from i
     while size <= width:
         if width & size:
             part = block.narrow(dim, offset, n)
@@ -286,32 +299,36 @@ def _moving_sum(image, dim, radius):
     return result
 
 
-def _inverse_count(image, dim, radius):
-    """``1 / (number of in-image voxels in the window)`` along ``dim``, shaped to broadcast."""
-    n = image.shape[dim]
-    index = torch.arange(n, device=image.device)
-    count = (index + radius).clamp(max=n - 1) - (index - radius).clamp(min=0) + 1
-    return (1.0 / count.to(image.dtype)).reshape((-1,) + (1,) * (image.dim() - 1 - dim))
+def _box_sum(image, radii):
+    """Sum over the box ``x ± radii`` around every voxel, zero outside the image; shaped like ``image``."""
+    block = _zero_padded(image, radii)
+    for axis, radius in enumerate(radii):
+        block = _moving_sum(block, axis + 2, 2 * radius + 1)
+    return block
+
+
+def _inverse_count(size, radii, like):
+    """``(*size)``: 1 / (number of in-image voxels in the box around each voxel), a product over the axes."""
+    inverse = torch.ones((), device=like.device, dtype=like.dtype)
+    for axis, (n, r) in enumerate(zip(size, radii)):
+        index = torch.arange(n, device=like.device)
+        count = (index + r).clamp(max=n - 1) - (index - r).clamp(min=0) + 1
+        inverse = inverse * (1.0 / count.to(like.dtype)).reshape((-1,) + (1,) * (len(size) - 1 - axis))
+    return inverse
 
 
 class _BoxMean(torch.autograd.Function):
-    """The box mean ``M = D S`` per axis (``S`` the moving sum, symmetric; ``D`` = 1/count); its adjoint is ``S D``."""
+    """The box mean ``M = D S`` (``S`` the box sum, symmetric; ``D`` = 1/count, diagonal); its adjoint is ``S D``."""
 
     @staticmethod
     def forward(ctx, image, radii):
         ctx.radii = radii
-        for axis, radius in enumerate(radii):
-            if radius:
-                image = _moving_sum(image, axis + 2, radius) * _inverse_count(image, axis + 2, radius)
-        return image
+        return _box_sum(image, radii).mul_(_inverse_count(image.shape[2:], radii, image))
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad):
-        for axis, radius in enumerate(ctx.radii):
-            if radius:
-                grad = _moving_sum(grad * _inverse_count(grad, axis + 2, radius), axis + 2, radius)
-        return grad, None
+        return _box_sum(grad * _inverse_count(grad.shape[2:], ctx.radii, grad), ctx.radii), None
 
 
 def _window_sizes(fn, window, ndim):
@@ -365,8 +382,10 @@ def local_ncc(fixed, warped, *, window=9, mask=None, reduction="mean", squared=F
     mean_m = warped.detach().mean(dim=spatial, keepdim=True)
     f, m = fixed - mean_f, warped - mean_m
     channels = fixed.shape[1]
-    moments = box_mean(torch.cat([f, m, f * f, m * m, f * m], dim=1), window)   # (B, 5C, *spatial)
-    mu_f, mu_m, ff, mm, fm = moments.split(channels, dim=1)
+    # Two groups, so that the moments of the fixed image (usually without
+    # gradient) are not carried through the backward pass.
+    mu_f, ff = box_mean(torch.cat([f, f * f], dim=1), window).split(channels, dim=1)
+    mu_m, mm, fm = box_mean(torch.cat([m, m * m, f * m], dim=1), window).split(channels, dim=1)
     var_f = ff - mu_f**2
     var_m = mm - mu_m**2
     covariance = fm - mu_f * mu_m
