@@ -107,6 +107,21 @@ def _mean_square(values):
     return values.pow(2).sum(dim=1).flatten(1).mean(dim=1)
 
 
+def _mean_square_difference(field, axis):
+    """``(B,)``: ``Σ_j mean (u_j(x + e_axis) − u_j(x))²``, the forward difference never stored.
+
+    ``mse_loss`` of the two shifted views squares and sums in one pass (and its
+    backward writes both gradients in one pass): the same value as
+    ``_mean_square(field.diff(dim=axis + 2))``, with less memory traffic.
+    """
+    d = axis + 2
+    n = field.shape[d] - 1
+    ahead, here = field.narrow(d, 1, n), field.narrow(d, 0, n)
+    positions = ahead[0, 0].numel()
+    sums = [F.mse_loss(ahead[b], here[b], reduction="sum") for b in range(field.shape[0])]
+    return torch.stack(sums) / positions
+
+
 def _cell_gradient(field, axis):
     """``∂field/∂x_axis`` at the cell centres: forward difference along ``axis``, averaged over the other axes."""
     derivative = field.diff(dim=axis + 2)
@@ -152,7 +167,10 @@ def diffusion(displacement, *, spacing=None, reduction="mean"):
     Lab 04. Reference: Fischer & Modersitzki 2002.
     """
     ndim, field, s = _prepare("diffusion", displacement, spacing, reduction, 1)
-    total = sum(_mean_square(_per(field.diff(dim=k + 2), s, k)) for k in range(ndim))
+    total = 0
+    for k in range(ndim):
+        h = 1.0 if s is None else s[k]
+        total = total + _mean_square_difference(field, k) / h**2
     return _reduce(total, reduction)
 
 
