@@ -167,10 +167,7 @@ def diffusion(displacement, *, spacing=None, reduction="mean"):
     Lab 04. Reference: Fischer & Modersitzki 2002.
     """
     ndim, field, s = _prepare("diffusion", displacement, spacing, reduction, 1)
-    total = 0
-    for k in range(ndim):
-        h = 1.0 if s is None else s[k]
-        total = total + _mean_square_difference(field, k) / h**2
+    total = sum(_per(_mean_square_difference(field, k), s, k, k) for k in range(ndim))
     return _reduce(total, reduction)
 
 

@@ -264,19 +264,6 @@ def box_mean(image, window):
     return _BoxMean.apply(image, radii)
 
 
-def _zero_padded(image, radii):
-    """``image`` with ``radii[i]`` zeros on both sides of spatial axis ``i`` (only the border is zeroed)."""
-    size = image.shape[2:]
-    padded = image.new_empty(*image.shape[:2], *(n + 2 * r for n, r in zip(size, radii)))
-    inside = padded
-    for axis, (n, r) in enumerate(zip(size, radii)):
-        padded.narrow(axis + 2, 0, r).zero_()
-        padded.narrow(axis + 2, r + n, r).zero_()
-        inside = inside.narrow(axis + 2, r, n)
-    inside.copy_(image)
-    return padded
-
-
 def _moving_sum(image, dim, width):
     """``out[i] = sum(image[i … i + width - 1])`` along ``dim`` (only full windows: ``width - 1`` fewer values).
 
@@ -301,7 +288,7 @@ def _moving_sum(image, dim, width):
 
 def _box_sum(image, radii):
     """Sum over the box ``x ± radii`` around every voxel, zero outside the image; shaped like ``image``."""
-    block = _zero_padded(image, radii)
+    block = F.pad(image, [r for radius in reversed(radii) for r in (radius, radius)])   # F.pad: last axis first
     for axis, radius in enumerate(radii):
         block = _moving_sum(block, axis + 2, 2 * radius + 1)
     return block
