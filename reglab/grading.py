@@ -804,7 +804,7 @@ def grade_submission(path, exercises, *, lab, student=None, scratch=None, limits
         return _failed_report(student, relative, "another lab", exercises,
                               f"another lab's notebook: this is Lab {found}, expected Lab {lab}")
 
-    visible_path = visible_path or Path(__file__).resolve().parent / "checks" / f"lab{lab}.py"
+    visible_path = visible_path or Path(__file__).resolve().parent / "course" / "checks" / f"lab{lab}.py"
     owned = scratch is None
     scratch = Path(tempfile.mkdtemp(prefix="reglab-grade-")) if owned else Path(scratch)
     home = Path(tempfile.mkdtemp(prefix=re.sub(r"[^\w.-]", "_", student)[:40] + "-", dir=scratch))

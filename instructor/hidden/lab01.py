@@ -1,10 +1,11 @@
 """Hidden tests for Lab 01 — How to transform images (instructors only; not shipped in labs/ or the package).
 
 ``reglab grade --lab 01`` runs each function here after the visible checker of the same name in
-``reglab.checks.lab01``, on the same student function. They use the same framework (:mod:`reglab.checks.core`)
-but other cases: the edges of each contract that the visible cases do not pin down (float64 inputs, sizes of 1,
-several channels, fields pointing outside the image, ``torch.Size`` arguments, the identity and pure
-translations). Keep the names equal to the visible checkers'; a visible checker without a hidden one is fine.
+``reglab.course.checks.lab01``, on the same student function. They use the same framework
+(:mod:`reglab.course.checks.core`) but other cases: the edges of each contract that the visible cases do not
+pin down (float64 inputs, sizes of 1, several channels, fields pointing outside the image, ``torch.Size``
+arguments, the identity and pure translations). Keep the names equal to the visible checkers'; a visible
+checker without a hidden one is fine.
 """
 
 import math
@@ -12,7 +13,7 @@ import math
 import torch
 
 from reglab import fields, grid, warping
-from reglab.checks.core import Case, run_check
+from reglab.course.checks.core import Case, run_check
 from reglab.io import Geometry
 
 

@@ -1,8 +1,16 @@
-"""Exercise checkers: one module per lab (``reglab.checks.lab01`` …), one function per exercise.
+"""The old path of the exercise checkers, kept for notebooks saved before they moved to :mod:`reglab.course.checks`.
 
-Each checker calls the student's function on several cases (2D and 3D, batch > 1,
-odd and non-square sizes), compares with reglab's own implementation, prints
-✓/✗ per case and, on a failure, a hint that teaches the concept. An untouched
-stub prints "not implemented yet" instead of a traceback. The framework is in
-:mod:`reglab.checks.core`.
+``from reglab.checks import lab01`` and ``import reglab.checks.lab01`` give the very module objects of
+:mod:`reglab.course.checks` (registered in ``sys.modules`` under the old names), so an old notebook and a new one
+share one checker. New code imports from :mod:`reglab.course.checks`.
 """
+
+import sys
+
+from reglab.course.checks import core, lab00, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08
+
+for _module in (core, lab00, lab01, lab02, lab03, lab04, lab05, lab06, lab07, lab08):
+    sys.modules[f"reglab.checks.{_module.__name__.rsplit('.', 1)[1]}"] = _module
+del _module
+
+__all__ = ["core", "lab00", "lab01", "lab02", "lab03", "lab04", "lab05", "lab06", "lab07", "lab08"]

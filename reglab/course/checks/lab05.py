@@ -11,7 +11,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.fields import affine_to_displacement
 from reglab.grid import ALIGN_CORNERS
 from reglab.registration import downsample

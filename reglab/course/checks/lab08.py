@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab import evaluation
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.warping import warp_points
 
 

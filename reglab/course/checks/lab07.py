@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab import evaluation, fields, warping
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.networks.transmorph import window_partition
 
 

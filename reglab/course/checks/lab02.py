@@ -6,7 +6,7 @@ compares with reglab's own implementation (:mod:`reglab.transforms`).
 
 import torch
 
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.transforms import bspline_basis, bspline_points, quaternion_to_matrix, rotation_matrix_2d
 from reglab.transforms.base import about_center
 

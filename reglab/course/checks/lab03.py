@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.similarity import mse, ncc, ngf
 
 _SHAPES = [("2D, 9 × 9", (1, 1, 9, 9)), ("2D, batch of 3, 7 × 12", (3, 1, 7, 12)),

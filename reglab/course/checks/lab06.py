@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab import grid, regularization, warping
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.training import losses
 
 

@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab import evaluation, regularization, similarity, warping
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 
 
 def _generator():

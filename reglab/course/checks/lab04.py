@@ -7,7 +7,7 @@ batches, odd and non-square grids) and compares with reglab's own implementation
 
 import torch
 
-from reglab.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, run_check, same
 from reglab.evaluation import jacobian_determinant
 from reglab.regularization import curvature, diffusion, gaussian_smoothing
 

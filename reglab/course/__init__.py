@@ -1,0 +1,17 @@
+"""The course on top of the library: the labs, their checkers, grading (for instructors and students' notebooks).
+
+* :mod:`reglab.course.build` - solution notebooks → student notebooks: strip solutions, build/check labs/, execute
+  (instructors: ``python -m reglab.course build|check|execute``)
+* :mod:`reglab.course.checks` - the exercise checkers, one module per lab (students' notebooks:
+  ``from reglab.course.checks import lab01``)
+* :mod:`reglab.course.grading` - grading a folder of submitted notebooks (instructors: ``reglab grade``)
+
+Nothing in the library imports this package; :mod:`reglab.cli` does (``reglab grade``). ``checks`` and
+``grading`` are imported on first use.
+"""
+
+from reglab.course.build import (BEGIN, BRANCH, END, REPOSITORY, SETUP_CELL, STUB, build, colab_badge, colab_url,
+                                 execute, solution_regions, strip_solutions, student_notebook)
+
+__all__ = ["BEGIN", "BRANCH", "END", "REPOSITORY", "SETUP_CELL", "STUB", "build", "colab_badge", "colab_url",
+           "execute", "solution_regions", "strip_solutions", "student_notebook"]
