@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from reglab.grading import add_grade_parser
+from reglab.course.grading import add_grade_parser
 
 OUTPUTS = ("warped.nii.gz", "displacement.nii.gz", "transform.h5", "overlay.png")
 """What ``reglab register`` writes into ``--out``."""
