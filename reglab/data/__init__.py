@@ -18,7 +18,17 @@ loader                         what (modality)                      size        
                                                                     168 × 196
 ``load_t1_slice()``            dipy's real T1-weighted MR slice     256 × 256       (1 mm)    BSD-3 (dipy)
 ``load_circle_c()``            dipy's circle → C binary pair        256 × 256       —         BSD-3 (dipy)
+``load_hippocampus(subject)``  real T1 MR crops around the          43 × 52 × 42    1 mm      CC BY-SA 4.0
+                               hippocampus of 20 subjects (MSD
+                               Task04), manual labels (bg,
+                               anterior, posterior)
 =============================  ===================================  ==============  ========  =============
+
+Real inter-subject pairs (:mod:`reglab.data.hippocampus`): ``HippocampusPairs(split)``, every ordered pair of
+two subjects within a fixed split by subject (``SPLITS``: 12 train, 3 validation, 5 test subjects; 132 / 6 / 20
+pairs), items ``fixed``, ``moving``, ``fixed_labels``, ``moving_labels``, ``fixed_region``, ``moving_region``,
+``spacing``. The hippocampus data are an adaptation of CC BY-SA 4.0 data and keep that licence
+(``hippocampus_LICENSE.md``; cite Simpson 2019, Antonelli 2022, Hering 2023); reglab's code stays MIT.
 
 Cite: MNI template — Fonov et al., NeuroImage 2009 and 2011; Collins et al., IPMI 1999. dipy —
 Garyfallidis et al., Front. Neuroinform. 2014. ``LABELS = {0: "background", 1: "CSF", 2: "gray matter",
@@ -71,6 +81,7 @@ Lab 00 introduces this package; every later lab uses it.
 
 from reglab.data.datasets import SyntheticPair, SyntheticPairs, synthetic_pair
 from reglab.data.download import cache_dir, fetch
+from reglab.data.hippocampus import HIPPOCAMPUS_LABELS, SPLITS, Hippocampus, HippocampusPairs, load_hippocampus
 from reglab.data.embedded import (LABELS, PLANES, TISSUES, Brain, Pair, load_brain, load_brain_slice, load_circle_c,
                                   load_t1_slice)
 from reglab.data.landmarks import LandmarkPairs, cornerness, detect_landmarks, landmark_pairs
@@ -81,6 +92,7 @@ from reglab.data.synthetic import (CONTRASTS, Deformation, RandomAffine, random_
 
 __all__ = [
     "LABELS", "PLANES", "TISSUES", "Brain", "Pair", "load_brain", "load_brain_slice", "load_circle_c", "load_t1_slice",
+    "HIPPOCAMPUS_LABELS", "SPLITS", "Hippocampus", "HippocampusPairs", "load_hippocampus",
     "CONTRASTS", "Deformation", "RandomAffine", "random_affine", "random_rigid", "random_velocity",
     "random_deformation", "tissue_contrast", "random_contrast", "random_label_map",
     "LandmarkPairs", "cornerness", "detect_landmarks", "landmark_pairs",

@@ -117,7 +117,10 @@ DATASETS = {
         redistribute="yes, under CC BY-SA 4.0 (credit, share-alike)",
         verified=("URL and MD5: MONAI's DecathlonDataset (the mirror MONAI maintains), seen identically in several "
                   "public projects. Size (~27 MB) unverified. Not downloaded from here (no internet)."),
-        notes="The archive unpacks to Task04_Hippocampus/{imagesTr,labelsTr,imagesTs,dataset.json}.",
+        embedded_alternative=("reglab.data.load_hippocampus() / HippocampusPairs(split) (20 of these subjects, "
+                              "cropped and rescaled, offline)"),
+        notes=("The archive unpacks to Task04_Hippocampus/{imagesTr,labelsTr,imagesTs,dataset.json}: the full "
+               "release, unpadded crops of varying size (no Learn2Reg 64^3 padding)."),
     ),
     "oasis_2d": Dataset(
         name="oasis_2d",

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from reglab.data import LABELS, PLANES, load_brain, load_brain_slice, load_circle_c, load_t1_slice
 from reglab.io import to_sitk
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EMBEDDED = resources.files("reglab.data") / "embedded"
 
 
@@ -153,8 +153,8 @@ def test_manifest_checksums_match_the_shipped_arrays():
 
 
 def test_embedded_size_and_notices():
-    files = [f for f in EMBEDDED.iterdir() if f.is_file()]
-    assert sum(f.stat().st_size for f in files) < 2 * 1024 * 1024
+    files = [f for f in EMBEDDED.iterdir() if f.is_file() and "hippocampus" not in f.name]   # tests/data/test_hippocampus.py
+    assert sum(f.stat().st_size for f in files) < 1.2e6
     names = {f.name for f in files}
     assert {"LICENSE-MNI.txt", "LICENSE-dipy.txt", "CITATION.md"} <= names
     assert "Copyright (C) 1993-2009 Louis Collins" in (EMBEDDED / "LICENSE-MNI.txt").read_text()

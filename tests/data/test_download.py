@@ -204,7 +204,7 @@ def test_fetch_downloads_unpacks_and_caches(tmp_path, server):
 def test_fetch_errors(tmp_path):
     with pytest.raises(ValueError, match=r"fetch\(\): expected one of 'mni152_2mm'"):
         fetch("imagenet", root=tmp_path)
-    with pytest.raises(ConnectionError, match=r"offline=True\. Use the embedded data instead: reglab\.data\.load_brain"):
+    with pytest.raises(ConnectionError, match=r"offline=True\. Use the embedded data instead: reglab\.data\.load_hippocampus"):
         fetch("msd_hippocampus", root=tmp_path, offline=True)
 
 

@@ -10,7 +10,7 @@ from reglab.data import SyntheticPairs, load_brain, load_brain_slice, synthetic_
 from reglab.evaluation import tre
 from reglab.fields import compose
 
-MSD = Path(__file__).resolve().parents[2] / "shared" / "data" / "msd_hippocampus_l2r" / "Training"
+MSD = Path(__file__).resolve().parents[3] / "shared" / "data" / "msd_hippocampus_l2r" / "Training"
 
 
 def _template(ndim, device):
