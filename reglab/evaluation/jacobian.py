@@ -1,0 +1,224 @@
+"""Derivatives of a transformation: the Jacobian matrix and determinant, folding, SDlogJ and the curl.
+
+Of ``y(x) = x + u(x)`` (the lecture's ``J(y(x))``, not of ``u`` alone):
+
+* :func:`jacobian_matrix` - ``I + ∇u`` at every voxel, by finite differences (:data:`STENCILS`);
+* :func:`jacobian_determinant` - the local change of volume, ``J ≤ 0`` where the map folds;
+* :func:`folding_fraction` - the share of voxels with ``J ≤ 0``;
+* :func:`sdlogj` - the standard deviation of ``log J`` (Learn2Reg's smoothness measure);
+* :func:`curl` - ``∇ × y``, the local rotation.
+
+Displacements are in voxels; ``spacing=`` (mm, axis order) where derivatives in
+mm differ from those in voxels.
+
+Lab 08 ("Evaluation") teaches this module; Lab 04 counts folds with it.
+"""
+
+import torch
+import torch.nn.functional as F
+
+from reglab.validation import check_choice, check_displacement, check_spacing
+
+STENCILS = ("central", "forward", "backward")
+
+
+def _derivatives(displacement, stencil):
+    """Finite differences ``∂u/∂x_j`` along every axis ``j``: a list of ``ndim`` tensors ``(B, ndim, *spatial)``.
+
+    The field is first padded by repeating its border values (ITK's zero-flux
+    Neumann condition), so at the first and last voxel a central difference is
+    half the one-sided difference, and a forward (backward) difference is 0 at
+    the last (first) voxel.
+    """
+    ndim = displacement.shape[1]
+    padded = F.pad(displacement, (1, 1) * ndim, mode="replicate")                     # (B, ndim, *(spatial + 2))
+    result = []
+    for axis in range(ndim):
+        def shifted(offset):                                                          # u(x + offset · e_axis)
+            index = [slice(1, -1)] * ndim
+            index[axis] = slice(1 + offset, padded.shape[axis + 2] - 1 + offset)
+            return padded[(slice(None), slice(None), *index)]
+        if stencil == "forward":
+            result.append(shifted(1) - displacement)
+        elif stencil == "backward":
+            result.append(displacement - shifted(-1))
+        else:
+            result.append((shifted(1) - shifted(-1)).mul_(0.5))
+    return result
+
+
+def jacobian_matrix(displacement, *, spacing=None, stencil="central"):
+    """The Jacobian matrix ``∂y_i/∂x_j`` of ``y(x) = x + u(x)`` at every voxel: ``I + ∇u``.
+
+    Derivatives are finite differences (see :func:`jacobian_determinant` for
+    the stencils and the border). With ``spacing`` both ``y`` and ``x`` are in
+    mm: entry ``(i, j)`` is ``(δ_ij + ∂u_i/∂x_j) · s_i / s_j``.
+
+    Args:
+        displacement: ``(B, ndim, *spatial)`` in voxels.
+        spacing: voxel size in mm, axis order; None for voxel units.
+        stencil: ``"central"`` (default), ``"forward"`` or ``"backward"``.
+
+    Returns:
+        Tensor ``(B, ndim, ndim, *spatial)``: row ``i`` = component, column ``j`` = derivative axis.
+
+    Example:
+        >>> u = torch.zeros(1, 2, 3, 3); u[:, 0] = 0.5 * torch.arange(3.0)[:, None]   # stretch the rows by 1.5
+        >>> jacobian_matrix(u)[0, :, :, 1, 1]
+        tensor([[1.5000, 0.0000],
+                [0.0000, 1.0000]])
+
+    Lab 08.
+    """
+    entries = _jacobian("jacobian_matrix", displacement, spacing, stencil)
+    return torch.stack([torch.stack(row, dim=1) for row in entries], dim=1)
+
+
+def _jacobian(fn, displacement, spacing, stencil):
+    """The entries ``J[i][j]`` (each ``(B, *spatial)``) of :func:`jacobian_matrix`, errors named after ``fn``."""
+    ndim = check_displacement(fn, "displacement", displacement)
+    check_choice(fn, "stencil", stencil, STENCILS)
+    s = None if spacing is None else check_spacing(fn, spacing, ndim, displacement).tolist()
+    derivatives = _derivatives(displacement, stencil)                                 # [j] -> (B, ndim, *spatial)
+    entries = [[derivatives[j][:, i] + 1 if i == j else derivatives[j][:, i] for j in range(ndim)]
+               for i in range(ndim)]
+    if s is not None:
+        entries = [[entries[i][j] * (s[i] / s[j]) if i != j else entries[i][j] for j in range(ndim)]
+                   for i in range(ndim)]
+    return entries
+
+
+def _determinant(m):
+    """Determinant of a 2 x 2 or 3 x 3 matrix given as nested lists of tensors, written out."""
+    if len(m) == 2:
+        return m[0][0] * m[1][1] - m[0][1] * m[1][0]
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
+            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+
+
+def jacobian_determinant(displacement, *, spacing=None, stencil="central"):
+    """The Jacobian determinant ``J(x) = det(∂y/∂x)`` of ``y(x) = x + u(x)`` (not of ``u``).
+
+    ``J`` is the local change of volume: 1 keeps it, 2 doubles it, 0.5 halves
+    it, and ``J ≤ 0`` means the transformation **folds** there (it is not
+    invertible; space is turned inside out).
+
+    Finite differences in voxels. The result is the same in mm, because
+    ``det(S (I + ∇u) S⁻¹) = det(I + ∇u)`` for a field in voxels (``S`` = the
+    spacing), so ``spacing`` is accepted like everywhere else and changes nothing.
+    The stencils:
+
+    * ``"central"`` (default): ``(u[i+1] - u[i-1]) / 2``, as SimpleITK's
+      ``DisplacementFieldJacobianDeterminantFilter`` - identical to it, borders included;
+    * ``"forward"``: ``u[i+1] - u[i]``; ``"backward"``: ``u[i] - u[i-1]``.
+
+    Border: values beyond the grid repeat the border value (ITK's zero-flux
+    Neumann condition), so at the outermost voxels the central difference is
+    half the one-sided difference. ``np.gradient`` (voxelmorph) uses full
+    one-sided differences there instead; the interiors agree.
+
+    Args:
+        displacement: ``(B, ndim, *spatial)`` in voxels.
+        spacing: voxel size in mm, axis order (optional, see above).
+        stencil: ``"central"``, ``"forward"`` or ``"backward"``.
+
+    Returns:
+        Tensor ``(B, *spatial)``, dimensionless.
+
+    Raises:
+        ValueError: a wrongly shaped field or an unknown stencil.
+
+    Example:
+        >>> u = torch.zeros(1, 2, 4, 4)
+        >>> u[:, 0] = 0.5 * torch.arange(4.0)[:, None]                # rows stretched by 1.5
+        >>> jacobian_determinant(u)[0, 1:3, 1:3]
+        tensor([[1.5000, 1.5000],
+                [1.5000, 1.5000]])
+
+    Lab 08. References: the lecture's ``J(y(x))``; SimpleITK ``DisplacementFieldJacobianDeterminantFilter``.
+    """
+    if spacing is not None:                                                           # validated; J does not depend on it
+        check_spacing("jacobian_determinant", spacing, displacement.shape[1], displacement)
+    return _determinant(_jacobian("jacobian_determinant", displacement, None, stencil))
+
+
+def folding_fraction(displacement, *, stencil="central"):
+    """The share of voxels where the transformation folds: ``mean(J ≤ 0)``.
+
+    Args:
+        displacement: ``(B, ndim, *spatial)`` in voxels.
+        stencil: finite differences of :func:`jacobian_determinant`; state it when you report the number.
+
+    Returns:
+        Tensor ``(B,)`` in ``[0, 1]`` (multiply by 100 for a percentage).
+
+    Example:
+        >>> u = torch.zeros(1, 2, 5, 5); u[:, 1, :, 2] = 3.0          # column 2 jumps past its neighbours
+        >>> folding_fraction(u)
+        tensor([0.2000])
+
+    Lab 08.
+    """
+    determinant = _determinant(_jacobian("folding_fraction", displacement, None, stencil))
+    return (determinant <= 0).flatten(1).float().mean(dim=1).to(displacement.dtype)
+
+
+def sdlogj(displacement, *, stencil="central", eps=1e-9):
+    """Standard deviation of the log Jacobian determinant: ``std(log(clip(J, eps, 1/eps)))``.
+
+    A measure of how smooth (how uniformly volume-changing) a field is: 0 for
+    any affine map. ``J`` is clipped so that folded voxels (``J ≤ 0``) count as a
+    very small determinant instead of giving NaN. This is the definition the
+    Learn2Reg papers state; the challenge's evaluation script computes
+    ``log(J + 3)`` instead, which hides folding and shrinks the number (0.13
+    against 1.86 on one field), so its values are not comparable with these.
+
+    Args:
+        displacement: ``(B, ndim, *spatial)`` in voxels.
+        stencil: finite differences of :func:`jacobian_determinant`.
+        eps: clipping bound (Learn2Reg uses 1e-9).
+
+    Returns:
+        Tensor ``(B,)``: the population standard deviation (``np.std``, ``ddof=0``) over all voxels.
+
+    Example:
+        >>> sdlogj(torch.full((1, 2, 4, 4), 0.7))                # a translation: J = 1 everywhere
+        tensor([0.])
+
+    Lab 08. References: Learn2Reg (Hering et al., IEEE TMI 2023); MDL-UzL/L2R issues #7, #8.
+    """
+    determinant = _determinant(_jacobian("sdlogj", displacement, None, stencil))
+    logj = determinant.clamp(eps, 1 / eps).log().flatten(1)
+    return logj.std(dim=1, correction=0)
+
+
+def curl(displacement, *, spacing=None, stencil="central"):
+    """The curl ``∇ × y`` of ``y(x) = x + u(x)`` (equal to the curl of ``u``): the local rotation.
+
+    In 3D it is a vector field, ``c_0 = ∂y_2/∂x_1 - ∂y_1/∂x_2``,
+    ``c_1 = ∂y_0/∂x_2 - ∂y_2/∂x_0``, ``c_2 = ∂y_1/∂x_0 - ∂y_0/∂x_1`` (axis order);
+    in 2D the scalar ``∂y_1/∂x_0 - ∂y_0/∂x_1``. A rotation by ``θ`` (from axis 0
+    towards axis 1) has curl ``2 sin θ`` everywhere; a gradient field has none.
+
+    Args:
+        displacement: ``(B, ndim, *spatial)`` in voxels.
+        spacing: voxel size in mm, axis order; derivatives are then taken in mm.
+        stencil: finite differences of :func:`jacobian_determinant`.
+
+    Returns:
+        Tensor ``(B, *spatial)`` in 2D, ``(B, 3, *spatial)`` in 3D; dimensionless.
+
+    Example:
+        >>> theta = torch.tensor(0.1)
+        >>> x0, x1 = torch.meshgrid(torch.arange(5.0), torch.arange(5.0), indexing="ij")
+        >>> u = torch.stack([x0 * theta.cos() - x1 * theta.sin() - x0, x0 * theta.sin() + x1 * theta.cos() - x1])[None]
+        >>> round(curl(u)[0, 2, 2].item(), 4), round(2 * theta.sin().item(), 4)
+        (0.1997, 0.1997)
+
+    Lab 08. References: the lecture's CURL formula (§7).
+    """
+    m = _jacobian("curl", displacement, spacing, stencil)                             # m[i][j] = ∂y_i/∂x_j
+    if len(m) == 2:
+        return m[1][0] - m[0][1]
+    return torch.stack([m[2][1] - m[1][2], m[0][2] - m[2][0], m[1][0] - m[0][1]], dim=1)

@@ -1,0 +1,118 @@
+"""Overlap of label maps: :func:`dice` and :func:`iou` per label.
+
+The lecture's ``DSC = 2 |F ∩ M| / (|F| + |M|)`` and ``IoU = |F ∩ M| / |F ∪ M|``,
+related by ``DSC = 2 IoU / (1 + IoU)`` (§7). Both count voxels with one
+``bincount`` of the label pairs (:func:`_label_counts`) and never build a
+one-hot tensor. Every per-label measure returns ``(B, L)`` for the ``L``
+labels compared.
+
+Lab 08 ("Evaluation") teaches this module.
+"""
+
+import torch
+
+from reglab.evaluation._label_maps import _pair
+
+
+def _flat_integers(labels):
+    """``(B, N)`` label values as integers ``bincount`` accepts: bool -> uint8, floats -> int64, integers as they are."""
+    flat = labels.reshape(labels.shape[0], -1)
+    if flat.dtype == torch.bool:
+        return flat.to(torch.uint8)
+    return flat.long() if flat.is_floating_point() else flat
+
+
+def _label_counts(fn, fixed, moving, labels):
+    """The labels compared ``(L,)`` and, per sample and label, ``|F_l|, |M_l|, |F_l ∩ M_l|``, each ``(B, L)``.
+
+    One ``bincount`` of the pairs ``(fixed label, moving label)`` gives the joint
+    histogram (the confusion matrix) of the two maps: row ``k`` sums to ``|F_k|``,
+    column ``k`` to ``|M_k|``, and the diagonal holds ``|F_k ∩ M_k|``. No one-hot
+    tensor is built. Label numbers of 4096 and more are first renumbered
+    0, 1, 2, ... (in order) so that the histogram stays small.
+    """
+    f, m = _flat_integers(fixed), _flat_integers(moving)                              # (B, N) each
+    top = int(max(f.max(), m.max())) if f.numel() else 0
+    numbers = None                                                                    # the label number of every bin
+    if top >= 4096:
+        numbers, inverse = torch.unique(torch.cat([f, m], dim=1), return_inverse=True)
+        f, m = inverse.split(f.shape[1], dim=1)
+        top = len(numbers) - 1
+    bins = top + 1
+    if bins * bins > torch.iinfo(f.dtype).max:                                        # room for the pair index below
+        f, m = f.long(), m.long()
+    numbers = torch.arange(bins, device=f.device) if numbers is None else numbers
+    pairs = torch.stack([torch.bincount(torch.add(b, a, alpha=bins), minlength=bins * bins) for a, b in zip(f, m)])
+    joint = pairs.reshape(-1, bins, bins)                                             # (B, fixed label, moving label)
+    size_f, size_m, both = joint.sum(dim=2), joint.sum(dim=1), joint.diagonal(dim1=1, dim2=2)
+    if labels is None:
+        columns = (((size_f + size_m).sum(dim=0) > 0) & (numbers != 0)).nonzero()[:, 0]
+        chosen = numbers[columns]
+    else:
+        chosen = torch.as_tensor(labels, device=f.device).long().reshape(-1)
+        if chosen.numel() and chosen.min() < 0:
+            raise ValueError(f"{fn}(): expected non-negative `labels`, got {chosen.tolist()}.")
+        position = torch.searchsorted(numbers, chosen).clamp(max=bins - 1)
+        columns = torch.where(numbers[position] == chosen, position, bins)              # absent: the zero column
+    pad = torch.zeros(f.shape[0], 1, dtype=size_f.dtype, device=f.device)
+    return chosen, *(torch.cat([counts, pad], dim=1)[:, columns] for counts in (size_f, size_m, both))
+
+
+def dice(fixed, moving, *, labels=None, empty=1.0):
+    """Dice similarity coefficient per label: ``DSC = 2 |F ∩ M| / (|F| + |M|)``.
+
+    Also the F1 score of the voxel classification. Pass the **warped** moving
+    labels to score a registration, the moving labels themselves for the
+    baseline.
+
+    Args:
+        fixed, moving: ``(B, 1, *spatial)`` label maps of the same shape (bool masks are label 1).
+        labels: the labels to score; None for every non-zero label present in either map.
+        empty: the value for a label absent from both maps of a sample
+            (default 1: two empty sets agree perfectly; pass ``float("nan")`` and
+            ``torch.nanmean`` to leave them out instead).
+
+    Returns:
+        Tensor ``(B, L)`` in ``[0, 1]``, one column per label (sorted when ``labels`` is None).
+
+    Raises:
+        ValueError: shapes differ, a map has several channels, negative or fractional labels.
+
+    Example:
+        >>> fixed = torch.tensor([[[[1, 1, 2, 2, 0]]]]); moving = torch.tensor([[[[1, 2, 2, 2, 0]]]])
+        >>> dice(fixed, moving)                    # label 1: 2·1/(2+1); label 2: 2·2/(2+3)
+        tensor([[0.6667, 0.8000]])
+
+    Lab 08. References: the lecture's DICE formula (§7); Dice, Ecology 1945.
+    """
+    _pair("dice", fixed, moving)
+    _, *counts = _label_counts("dice", fixed, moving, labels)
+    size_f, size_m, both = (c.to(torch.get_default_dtype()) for c in counts)
+    total = size_f + size_m
+    return torch.where(total > 0, 2 * both / total.clamp_min(1), torch.full_like(total, empty))
+
+
+def iou(fixed, moving, *, labels=None, empty=1.0):
+    """Intersection over union (Jaccard index) per label: ``IoU = |F ∩ M| / |F ∪ M|``.
+
+    Related to Dice by ``DSC = 2 IoU / (1 + IoU)`` and ``IoU = DSC / (2 - DSC)``:
+    the two rank registrations the same way, IoU is just stricter.
+
+    Args:
+        fixed, moving, labels, empty: as in :func:`dice`.
+
+    Returns:
+        Tensor ``(B, L)`` in ``[0, 1]``.
+
+    Example:
+        >>> fixed = torch.tensor([[[[1, 1, 2, 2, 0]]]]); moving = torch.tensor([[[[1, 2, 2, 2, 0]]]])
+        >>> iou(fixed, moving)                     # label 1: 1/2; label 2: 2/3
+        tensor([[0.5000, 0.6667]])
+
+    Lab 08. References: the lecture's IoU formula (§7); Jaccard 1912.
+    """
+    _pair("iou", fixed, moving)
+    _, *counts = _label_counts("iou", fixed, moving, labels)
+    size_f, size_m, both = (c.to(torch.get_default_dtype()) for c in counts)
+    union = size_f + size_m - both
+    return torch.where(union > 0, both / union.clamp_min(1), torch.full_like(union, empty))

@@ -1,0 +1,119 @@
+"""Tests for reglab.evaluation.surface_distance: HD, HD95 and ASSD against SciPy's EDT and SimpleITK, edge cases."""
+
+import math
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+from scipy import ndimage
+
+from reglab import evaluation as ev
+from reglab.evaluation.surface_distance import _nearest_distances
+from tests.evaluation._synthetic import SIZES, SPACINGS, as_map, blobs, ellipsoid, to_sitk
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_shapes(ndim, device):
+    labels = torch.stack([as_map(blobs(ndim, SIZES[ndim], seed=s), device)[0] for s in (0, 1)])
+    for fn in (ev.hausdorff, ev.hd95, ev.assd):
+        result = fn(labels, labels.flip(0))
+        assert result.shape == (2, 3) and result.device == labels.device
+
+
+def test_errors(device):
+    a = torch.zeros(1, 1, 8, 8, dtype=torch.long, device=device)
+    with pytest.raises(ValueError, match=r"hd95\(\): expected `fixed` and `moving` of the same shape"):
+        ev.hd95(a, torch.zeros(2, 1, 8, 8, dtype=torch.long, device=device))
+    with pytest.raises(ValueError, match=r"assd\(\): expected non-negative labels"):
+        ev.assd(a - 1, a)
+    with pytest.raises(ValueError, match=r"hausdorff\(\): expected `fixed` of shape.*Hint: add the batch"):
+        ev.hausdorff(a[0, 0], a[0, 0])
+    with pytest.raises(ValueError, match=r"hausdorff\(\): expected `percentile` between 0 and 100"):
+        ev.hausdorff(a, a, percentile=101)
+
+
+def scipy_surface_distances(fixed, moving, spacing):
+    """The directed distances between boundaries by SciPy's exact Euclidean distance transform."""
+    def boundary(mask):
+        structure = ndimage.generate_binary_structure(mask.ndim, 1)
+        return mask & ~ndimage.binary_erosion(mask, structure, border_value=0)
+    a, b = boundary(fixed), boundary(moving)
+    to_b = ndimage.distance_transform_edt(~b, sampling=spacing)
+    to_a = ndimage.distance_transform_edt(~a, sampling=spacing)
+    return to_b[a], to_a[b]
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_surface_distances_match_scipy_edt(ndim, device):
+    spacing = SPACINGS[ndim]
+    fixed, moving = blobs(ndim, SIZES[ndim], labels=3, seed=3), blobs(ndim, SIZES[ndim], labels=3, seed=4)
+    f, m = as_map(fixed, device), as_map(moving, device)
+    results = {name: fn(f, m, spacing=spacing)[0].cpu().numpy() for name, fn in
+               (("hd", ev.hausdorff), ("hd95", ev.hd95), ("assd", ev.assd))}
+    pooled = ev.hd95(f, m, spacing=spacing, pooled=True)[0].cpu().numpy()
+    for column, label in enumerate(range(1, 4)):
+        da, db = scipy_surface_distances(fixed == label, moving == label, spacing)
+        assert results["hd"][column] == pytest.approx(max(da.max(), db.max()), rel=1e-5)
+        assert results["hd95"][column] == pytest.approx(max(np.percentile(da, 95), np.percentile(db, 95)), rel=1e-5)
+        assert results["assd"][column] == pytest.approx((da.sum() + db.sum()) / (da.size + db.size), rel=1e-5)
+        assert pooled[column] == pytest.approx(np.percentile(np.concatenate([da, db]), 95), rel=1e-5)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_hausdorff_matches_simpleitk_on_solid_shapes(ndim, device):
+    size, spacing = SIZES[ndim], SPACINGS[ndim]
+    centre = [n / 2 for n in size]
+    fixed = ellipsoid(size, centre, [n / 3 for n in size])
+    moving = ellipsoid(size, [c + 1.5 for c in centre], [n / 4 for n in size])
+    hausdorff = sitk.HausdorffDistanceImageFilter()
+    hausdorff.Execute(to_sitk(fixed.astype(np.uint8), spacing), to_sitk(moving.astype(np.uint8), spacing))
+    result = ev.hausdorff(as_map(fixed, device), as_map(moving, device), spacing=spacing).item()
+    assert result == pytest.approx(hausdorff.GetHausdorffDistance(), rel=1e-5)
+
+
+def test_edge_cases(device):
+    empty = torch.zeros(1, 1, 6, 6, dtype=torch.long, device=device)
+    dot = empty.clone()
+    dot[..., 1, 1] = 1
+    far = empty.clone()
+    far[..., 4, 5] = 1
+    for fn in (ev.hausdorff, ev.hd95, ev.assd):
+        assert fn(empty, empty, labels=[1]).item() == 0                 # absent from both: `empty`
+        assert fn(empty, empty, labels=[1], empty=-1.0).item() == -1
+        assert fn(dot, empty, labels=[1]).item() == math.inf            # absent from one: infinitely far
+        assert fn(dot, far).item() == pytest.approx(5.0)                # single voxels: their distance
+        assert fn(dot, dot).item() == 0
+    assert ev.dice(empty, empty).shape == (1, 0)                        # no labels at all: no columns
+    assert ev.hausdorff(empty, empty).shape == (1, 0)
+    assert ev.dice(dot, far).item() == 0
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_surface_distances_batched_equal_per_sample(ndim, device):
+    fixed = torch.stack([as_map(blobs(ndim, SIZES[ndim], seed=s), device)[0] for s in (5, 6)])
+    moving = torch.stack([as_map(blobs(ndim, SIZES[ndim], seed=s), device)[0] for s in (7, 8)])
+    for fn in (ev.hausdorff, ev.hd95, ev.assd):
+        batched = fn(fixed, moving, spacing=SPACINGS[ndim], labels=[1, 2, 3])
+        for b in range(2):
+            single = fn(fixed[b:b + 1], moving[b:b + 1], spacing=SPACINGS[ndim], labels=[1, 2, 3])
+            torch.testing.assert_close(batched[b], single[0])
+
+
+def test_one_stray_voxel_moves_hd_not_hd95(device):
+    fixed = torch.zeros(1, 1, 30, 30, dtype=torch.long, device=device)
+    fixed[..., 8:22, 8:22] = 1
+    moving = fixed.clone()
+    moving[..., 0, 29] = 1
+    assert ev.hausdorff(fixed, moving).item() == pytest.approx(math.hypot(8, 8))
+    assert ev.hd95(fixed, moving).item() == 0
+
+
+def test_kdtree_and_cdist_agree(device):
+    points = torch.rand(500, 3, dtype=torch.float64, device=device) * 40
+    targets = torch.rand(300, 3, dtype=torch.float64, device=device) * 40
+    expected = torch.stack([(targets - p).norm(dim=1).min() for p in points])       # all pairs, one by one
+    by_cdist = _nearest_distances(points, targets, method="cdist")
+    torch.testing.assert_close(by_cdist, expected)
+    assert by_cdist.device == points.device
+    torch.testing.assert_close(_nearest_distances(points.cpu(), targets.cpu(), method="kdtree"), expected.cpu())
