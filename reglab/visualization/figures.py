@@ -1,127 +1,21 @@
-"""Visual assessment of a registration: the pictures that go with the numbers of :mod:`reglab.evaluation`.
+"""Static pictures of images: fixed / moving / warped, overlay, checkerboard, difference, stages, 3D slices.
 
-Images:
-    :func:`show_registration` (fixed / moving / warped with one intensity range),
-    :func:`overlay` (magenta-green), :func:`checkerboard`, :func:`difference`,
-    :func:`show_stages` (the lecture's panels: before, after initial alignment,
-    after nonrigid registration), :func:`orthogonal_slices` (3D).
-Fields:
-    :func:`deformation_grid`, :func:`quiver`, :func:`jacobian_map`, :func:`curl_map`.
-Landmarks:
-    :func:`landmarks` (with TRE segments).
-Interactive:
-    :func:`viewer`, an ipywidgets viewer whose drawing is the plain function :func:`compare_view`.
+:func:`show_registration` (fixed / moving / warped with one intensity range),
+:func:`overlay` (magenta-green, built by :func:`overlay_image`), :func:`checkerboard`
+(built by :func:`checkerboard_image`), :func:`difference`, :func:`compare_view` (one of
+:data:`MODES`, before or after registration), :func:`show_stages` (the lecture's panels:
+before, after initial alignment, after nonrigid registration), :func:`orthogonal_slices` (3D).
 
-Conventions shared by every function:
-
-* inputs are reglab tensors (``(B, C, *spatial)`` images, ``(B, ndim, *spatial)``
-  displacements in voxels; the first batch element and channel are shown) or
-  plain 2D/3D arrays;
-* a 3D volume is shown as the slice ``index`` (default: the middle) across
-  ``axis`` (default 0); the two remaining axes become rows and columns;
-* ``spacing`` (mm, axis order) scales the axes to mm; without it they are in voxels;
-* every plot takes an optional ``ax`` (or ``axes``), labels its axes with units
-  and returns the axes it drew on (an ``Axes``, or a NumPy array of them).
-
-Lab 08 ("Evaluation") uses every function here.
+Labs 02, 04, 05, 06, 07 and 08 use this module.
 """
 
-import matplotlib.pyplot as plt
 import numpy as np
-import torch
-from matplotlib.colors import ListedColormap, TwoSlopeNorm
+import torch  # noqa: F401  (the examples below build tensors)
 
-from reglab import evaluation
-from reglab.warping import warp_points
+from reglab.visualization._slicing import _axes, _draw, _numpy, _range, _slice, _volume
 
 MODES = ("side by side", "overlay", "checkerboard", "difference")
-"""What :func:`compare_view` and :func:`viewer` can show."""
-
-
-# --------------------------------------------------------------------------- slicing and axes
-
-
-def _numpy(value):
-    """A NumPy float array from a tensor (any device) or array."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().astype(np.float64)
-    return np.asarray(value, dtype=np.float64)
-
-
-def _volume(fn, image):
-    """The spatial array of an image: ``(B, C, *spatial)`` → element 0, channel 0; 2D/3D arrays as they are."""
-    array = _numpy(image)
-    if array.ndim in (4, 5):
-        return array[0, 0]
-    if array.ndim in (2, 3):
-        return array
-    raise ValueError(f"{fn}(): expected an image (B, C, H, W), (B, C, D, H, W) or a 2D/3D array, got shape {array.shape}.")
-
-
-def _field(fn, displacement):
-    """The ``(ndim, *spatial)`` array of a displacement ``(B, ndim, *spatial)`` or ``(ndim, *spatial)``."""
-    array = _numpy(displacement)
-    if array.ndim in (4, 5) and array.shape[1] == array.ndim - 2:
-        array = array[0]
-    if array.ndim != array.shape[0] + 1 or array.shape[0] not in (2, 3):
-        raise ValueError(f"{fn}(): expected a displacement (B, ndim, *spatial) or (ndim, *spatial), "
-                         f"got shape {array.shape}. Hint: reglab keeps the vector axis second, not last.")
-    return array
-
-
-def _plane_axes(ndim, axis):
-    """The two axes shown as (rows, columns)."""
-    return (0, 1) if ndim == 2 else tuple(a for a in range(3) if a != axis)
-
-
-def _slice(array, axis, index):
-    """A 2D slice of a 2D/3D spatial array: itself in 2D, ``index`` across ``axis`` in 3D (middle by default)."""
-    if array.ndim == 2:
-        return array
-    index = array.shape[axis] // 2 if index is None else index
-    return np.take(array, index, axis=axis)
-
-
-def _scale(spacing, ndim, axis):
-    """(row, column) voxel size of the shown plane and the unit name."""
-    rows, columns = _plane_axes(ndim, axis)
-    if spacing is None:
-        return 1.0, 1.0, "voxels"
-    return float(spacing[rows]), float(spacing[columns]), "mm"
-
-
-def _label_axes(ax, ndim, axis, unit):
-    rows, columns = _plane_axes(ndim, axis)
-    ax.set_xlabel(f"axis {columns} ({unit})")
-    ax.set_ylabel(f"axis {rows} ({unit})")
-
-
-def _draw(ax, plane, ndim, axis, spacing, **style):
-    """``imshow`` of a 2D plane with the voxel centres at ``index * spacing``; labels the axes; returns the image."""
-    sy, sx, unit = _scale(spacing, ndim, axis)
-    h, w = plane.shape[:2]
-    extent = (-0.5 * sx, (w - 0.5) * sx, (h - 0.5) * sy, -0.5 * sy)
-    shown = ax.imshow(plane, extent=extent, interpolation="nearest", **style)
-    _label_axes(ax, ndim, axis, unit)
-    return shown
-
-
-def _axes(ax, count=1, size=3.2):
-    """``ax`` when given, else a new figure with ``count`` axes in a row."""
-    if ax is not None:
-        return ax
-    figure, axes = plt.subplots(1, count, figsize=(size * count, size), squeeze=False, layout="constrained")
-    return axes[0, 0] if count == 1 else axes[0]
-
-
-def _range(*arrays):
-    """One intensity range (min, max) over several arrays."""
-    low = min(float(a.min()) for a in arrays)
-    high = max(float(a.max()) for a in arrays)
-    return low, (high if high > low else low + 1.0)
-
-
-# --------------------------------------------------------------------------- images
+"""What :func:`compare_view` and :func:`~reglab.visualization.viewer` can show."""
 
 
 def show_registration(fixed, moving, warped=None, *, axes=None, axis=0, index=None, spacing=None, cmap="gray"):
@@ -185,7 +79,7 @@ def overlay(fixed, moving, *, ax=None, axis=0, index=None, spacing=None, title="
 
     Args:
         fixed, moving: images ``(B, C, *spatial)`` or 2D/3D arrays of the same shape.
-        ax: axes to draw on. axis, index, spacing: as everywhere in this module.
+        ax: axes to draw on. axis, index, spacing: as everywhere in this package.
         title: the axes title.
 
     Returns:
@@ -277,7 +171,7 @@ def compare_view(fixed, moving, warped=None, *, mode="overlay", stage="after", a
                  spacing=None, axes=None):
     """One picture of a registration: ``mode`` of fixed vs moving (``stage="before"``) or vs warped (``"after"``).
 
-    This is what :func:`viewer` draws each time a control changes; calling it
+    This is what :func:`~reglab.visualization.viewer` draws each time a control changes; calling it
     directly gives the same picture without widgets.
 
     Args:
@@ -370,251 +264,3 @@ def orthogonal_slices(image, *, index=None, spacing=None, axes=None, cmap="gray"
         ax.set_title(f"{title + ': ' if title else ''}axis {axis} = {index[axis]}")
     axes[0].figure.colorbar(shown, ax=list(axes), label="intensity", shrink=0.8)
     return np.asarray(axes)
-
-
-# --------------------------------------------------------------------------- fields
-
-
-def _in_plane(fn, displacement, axis, index):
-    """The displacement's two in-plane components on the shown slice, ``(2, h, w)``, and ndim."""
-    field = _field(fn, displacement)
-    ndim = field.shape[0]
-    rows, columns = _plane_axes(ndim, axis)
-    return np.stack([_slice(field[rows], axis, index), _slice(field[columns], axis, index)]), ndim
-
-
-def deformation_grid(displacement, *, image=None, step=4, ax=None, axis=0, index=None, spacing=None, color="C1"):
-    """The fixed grid's lines carried through ``y(x) = x + u(x)``, drawn over ``image``.
-
-    Every ``step``-th row and column of the fixed grid is drawn at its
-    transformed position ``x + u(x)``, i.e. where it lands in the moving image,
-    so draw it over the moving image. Straight, evenly spaced lines mean no
-    deformation; crossing lines mean folding.
-
-    Args:
-        displacement: ``(B, ndim, *spatial)`` or ``(ndim, *spatial)`` in voxels.
-        image: optional background image on the same grid (e.g. the moving image).
-        step: distance between drawn lines, in voxels.
-        ax, axis, index, spacing: as everywhere in this module. color: line colour.
-
-    Returns:
-        The ``Axes``.
-
-    Example:
-        >>> ax = deformation_grid(torch.zeros(1, 2, 9, 9), step=4)
-        >>> len(ax.lines)                     # 3 rows and 3 columns of the grid
-        6
-    """
-    plane, ndim = _in_plane("deformation_grid", displacement, axis, index)
-    sy, sx, unit = _scale(spacing, ndim, axis)
-    ax = _axes(ax)
-    if image is not None:
-        volume = _volume("deformation_grid", image)
-        _draw(ax, _slice(volume, axis, index), ndim, axis, spacing, cmap="gray")
-    h, w = plane.shape[1:]
-    rows, columns = np.indices((h, w))
-    y_row, y_column = (rows + plane[0]) * sy, (columns + plane[1]) * sx            # transformed positions in mm
-    for r in range(0, h, step):
-        ax.plot(y_column[r], y_row[r], color=color, linewidth=0.8)
-    for c in range(0, w, step):
-        ax.plot(y_column[:, c], y_row[:, c], color=color, linewidth=0.8)
-    ax.set_xlim(-0.5 * sx, (w - 0.5) * sx)
-    ax.set_ylim((h - 0.5) * sy, -0.5 * sy)
-    ax.set_aspect("equal")
-    _label_axes(ax, ndim, axis, unit)
-    ax.set_title("deformation grid")
-    return ax
-
-
-def quiver(displacement, *, image=None, step=4, ax=None, axis=0, index=None, spacing=None, color="C1"):
-    """Arrows from ``x`` to ``x + u(x)`` on every ``step``-th voxel (in-plane components, true length).
-
-    Returns:
-        The ``Axes``.
-
-    Example:
-        >>> u = torch.zeros(1, 2, 8, 8); u[:, 1] = 1.0
-        >>> quiver(u, step=4).collections[0].get_offsets().shape    # 2 x 2 arrows
-        (4, 2)
-    """
-    plane, ndim = _in_plane("quiver", displacement, axis, index)
-    sy, sx, unit = _scale(spacing, ndim, axis)
-    ax = _axes(ax)
-    if image is not None:
-        volume = _volume("quiver", image)
-        _draw(ax, _slice(volume, axis, index), ndim, axis, spacing, cmap="gray")
-    h, w = plane.shape[1:]
-    rows, columns = np.mgrid[0:h:step, 0:w:step]
-    ax.quiver(columns * sx, rows * sy, plane[1, rows, columns] * sx, plane[0, rows, columns] * sy,
-              angles="xy", scale_units="xy", scale=1, color=color, width=0.004)
-    if image is None:
-        ax.set_xlim(-0.5 * sx, (w - 0.5) * sx)
-        ax.set_ylim((h - 0.5) * sy, -0.5 * sy)
-        ax.set_aspect("equal")
-        _label_axes(ax, ndim, axis, unit)
-    ax.set_title("displacement u(x)")
-    return ax
-
-
-def jacobian_map(displacement, *, ax=None, axis=0, index=None, spacing=None, stencil="central"):
-    """Map of the Jacobian determinant, diverging colours centred at 1, folds (``J ≤ 0``) in black.
-
-    Blue shrinks (J < 1), red expands (J > 1), white keeps the volume.
-
-    Args:
-        displacement: ``(B, ndim, *spatial)`` in voxels.
-        ax, axis, index, spacing: as everywhere in this module. stencil: of :func:`reglab.evaluation.jacobian_determinant`.
-
-    Returns:
-        The ``Axes``; its title counts the folded voxels of the slice.
-
-    Example:
-        >>> u = torch.zeros(1, 2, 5, 5); u[:, 1, :, 2] = 3.0
-        >>> jacobian_map(u).get_title()
-        'Jacobian determinant: 5 folded'
-    """
-    field = torch.as_tensor(_field("jacobian_map", displacement))[None]
-    determinant = evaluation.jacobian_determinant(field, stencil=stencil)[0].numpy()
-    ndim = determinant.ndim
-    plane = _slice(determinant, axis, index)
-    ax = _axes(ax)
-    norm = TwoSlopeNorm(vmin=min(float(plane.min()), 0.0), vcenter=1.0, vmax=max(float(plane.max()), 2.0))
-    shown = _draw(ax, plane, ndim, axis, spacing, cmap="RdBu_r", norm=norm)
-    folded = plane <= 0
-    if folded.any():
-        _draw(ax, np.ma.masked_where(~folded, folded.astype(float)), ndim, axis, spacing,
-              cmap=ListedColormap(["black"]))
-    ax.figure.colorbar(shown, ax=ax, label="J (black: J ≤ 0)", shrink=0.8)
-    ax.set_title(f"Jacobian determinant: {int(folded.sum())} folded")
-    return ax
-
-
-def curl_map(displacement, *, ax=None, axis=0, index=None, spacing=None):
-    """Map of the curl (local rotation), diverging colours centred at 0.
-
-    In 3D the component across the slice is shown (axis ``axis``): the rotation within the plane.
-
-    Returns:
-        The ``Axes``.
-
-    Example:
-        >>> curl_map(torch.zeros(1, 3, 4, 5, 6)).get_title()
-        'curl, component 0'
-    """
-    field = torch.as_tensor(_field("curl_map", displacement))[None]
-    rotation = evaluation.curl(field, spacing=spacing)[0].numpy()
-    ndim = field.shape[1]
-    plane = _slice(rotation, axis, index) if ndim == 2 else _slice(rotation[axis], axis, index)
-    ax = _axes(ax)
-    limit = max(float(np.abs(plane).max()), 1e-6)
-    shown = _draw(ax, plane, ndim, axis, spacing, cmap="PuOr_r", vmin=-limit, vmax=limit)
-    ax.figure.colorbar(shown, ax=ax, label="curl (2 sin θ for a rotation by θ)", shrink=0.8)
-    ax.set_title("curl" if ndim == 2 else f"curl, component {axis}")
-    return ax
-
-
-# --------------------------------------------------------------------------- landmarks
-
-
-def landmarks(fixed_points, moving_points, *, displacement=None, image=None, ax=None, axis=0, spacing=None):
-    """Landmarks with their TRE segments: fixed (green circles), moving (magenta crosses).
-
-    Without ``displacement`` the segments join every fixed landmark ``p`` to its
-    partner ``q`` (TRE before registration). With it, ``p`` is carried to
-    ``p + u(p)`` (orange dots, :func:`reglab.warp_points`) and the segments join
-    ``p + u(p)`` to ``q``: the error left after registration. In 3D the points
-    are projected onto the plane of the two axes other than ``axis``.
-
-    Args:
-        fixed_points, moving_points: ``(B, N, ndim)`` or ``(N, ndim)`` in voxels.
-        displacement: optional ``(B, ndim, *spatial)`` in voxels.
-        image: optional background, e.g. the moving image (its slice through the middle).
-        ax, axis, spacing: as everywhere in this module.
-
-    Returns:
-        The ``Axes``; its title gives the mean TRE.
-
-    Example:
-        >>> p = torch.tensor([[[2.0, 2.0], [5.0, 3.0]]])
-        >>> landmarks(p, p + torch.tensor([0.0, 3.0])).get_title()
-        'mean TRE 3.000 voxels'
-    """
-    fixed_points = torch.as_tensor(fixed_points, dtype=torch.float64)
-    moving_points = torch.as_tensor(moving_points, dtype=torch.float64)
-    if fixed_points.dim() == 2:
-        fixed_points, moving_points = fixed_points[None], moving_points[None]
-    ndim = fixed_points.shape[-1]
-    field = None if displacement is None else torch.as_tensor(_field("landmarks", displacement))[None]
-    errors = evaluation.tre(fixed_points, moving_points, field, spacing=spacing)
-    mapped = fixed_points if field is None else warp_points(fixed_points, field)
-    rows, columns = _plane_axes(ndim, axis)
-    sy, sx, unit = _scale(spacing, ndim, axis)
-    ax = _axes(ax)
-    if image is not None:
-        _draw(ax, _slice(_volume("landmarks", image), axis, None), ndim, axis, spacing, cmap="gray")
-    p, q, m = (x[0].numpy() for x in (fixed_points, moving_points, mapped))
-    for start, end in zip(m, q):
-        ax.plot([start[columns] * sx, end[columns] * sx], [start[rows] * sy, end[rows] * sy], color="yellow",
-                linewidth=1)
-    ax.scatter(p[:, columns] * sx, p[:, rows] * sy, facecolors="none", edgecolors="lime", label="fixed")
-    ax.scatter(q[:, columns] * sx, q[:, rows] * sy, marker="x", color="magenta", label="moving")
-    if field is not None:
-        ax.scatter(m[:, columns] * sx, m[:, rows] * sy, s=12, color="orange", label="fixed, mapped")
-    if image is None:
-        ax.invert_yaxis()
-        ax.set_aspect("equal")
-        _label_axes(ax, ndim, axis, unit)
-    ax.legend(loc="best", fontsize="small")
-    ax.set_title(f"mean TRE {float(errors.mean()):.3f} {unit}")
-    return ax
-
-
-# --------------------------------------------------------------------------- interactive
-
-
-def viewer(fixed, moving, warped=None, *, spacing=None, tile=8):
-    """An interactive viewer: mode switch, before/after toggle, slice slider (3D) and tile size.
-
-    Works in JupyterLab and Colab with plain ipywidgets and inline matplotlib;
-    every change calls :func:`compare_view`, which you can also call yourself.
-
-    Args:
-        fixed, moving, warped: images of the same shape; without ``warped`` only "before" is offered.
-        spacing: mm, axis order. tile: the initial checkerboard tile in voxels.
-
-    Returns:
-        An ``ipywidgets.interactive`` widget (display it as a cell's last expression).
-
-    Example:
-        >>> import contextlib, io
-        >>> f = torch.rand(1, 1, 6, 8, 8)
-        >>> with contextlib.redirect_stdout(io.StringIO()):     # outside a notebook the widget prints escape codes
-        ...     widget = viewer(f, f.flip(2), f)
-        >>> [child.description for child in widget.children[:-1]]
-        ['mode', 'stage', 'axis', 'slice', 'tile']
-    """
-    import ipywidgets as widgets
-
-    shape = _volume("viewer", fixed).shape
-    three_d = len(shape) == 3
-    controls = {
-        "mode": widgets.ToggleButtons(options=MODES, value="overlay", description="mode"),
-        "stage": widgets.ToggleButtons(options=("before", "after") if warped is not None else ("before",),
-                                       value="after" if warped is not None else "before", description="stage"),
-        "axis": widgets.IntSlider(0, 0, 2, description="axis") if three_d else widgets.fixed(0),
-        "index": widgets.IntSlider(shape[0] // 2, 0, shape[0] - 1, description="slice") if three_d
-        else widgets.fixed(None),
-        "tile": widgets.IntSlider(tile, 1, 64, description="tile"),
-    }
-    if three_d:
-        def follow_axis(change):                                     # the slider spans the chosen axis
-            controls["index"].max = shape[change["new"]] - 1
-            controls["index"].value = shape[change["new"]] // 2
-        controls["axis"].observe(follow_axis, names="value")
-
-    def draw(mode, stage, axis, index, tile):
-        compare_view(fixed, moving, warped, mode=mode, stage=stage, axis=axis, index=index, tile=tile,
-                     spacing=spacing)
-        plt.show()
-
-    return widgets.interactive(draw, **controls)
