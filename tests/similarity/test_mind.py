@@ -1,0 +1,57 @@
+"""Tests of reglab.similarity.mind: MIND and MIND-SSC descriptors from their definition (NumPy), MIND-SSD."""
+
+import itertools
+
+import numpy as np
+import pytest
+import torch
+
+from reglab import similarity as sim
+from tests.similarity.shared import SHAPES, pair
+
+
+def _np_mind(image, pairs, radius, dilation):
+    """MIND from the definition: patch SSDs of shifted (edge-replicated) images, minus their minimum, over V."""
+    pad = dilation + radius
+    padded = np.pad(image, pad, mode="edge")
+    shape = image.shape
+
+    def shifted(offset):
+        return padded[tuple(slice(pad + dilation * o - radius, pad + dilation * o + n + radius) for o, n in zip(offset, shape))]
+
+    distances = []
+    for a, b in pairs:
+        squared = (shifted(a) - shifted(b)) ** 2
+        # Heinrich's code: squared differences on the image grid, their border replicated for the patch sum
+        squared = np.pad(squared[(slice(radius, -radius),) * image.ndim], radius, mode="edge")
+        total = np.zeros(shape)
+        for p in itertools.product(range(2 * radius + 1), repeat=image.ndim):
+            total += squared[tuple(slice(q, q + n) for q, n in zip(p, shape))]
+        distances.append(total / (2 * radius + 1) ** image.ndim)
+    d = np.stack(distances)
+    d = d - d.min(0)
+    v = d.mean(0)
+    v = np.clip(v, 0.001 * v.mean(), 1000 * v.mean())
+    return np.exp(-d / v)
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("variant", ["mind", "ssc"])
+def test_mind_matches_numpy(ndim, variant, device):
+    image = torch.rand(1, 1, *SHAPES[ndim], device=device, dtype=torch.float64)
+    units = [tuple(s * (k == axis) for k in range(ndim)) for axis in range(ndim) for s in (-1, 1)]
+    if variant == "mind":
+        pairs = [((0,) * ndim, r) for r in units]
+    else:
+        pairs = [(a, b) for a, b in itertools.combinations(units, 2) if np.sum(np.subtract(a, b) ** 2) == 2]
+    assert len(pairs) == (2 * ndim if variant == "mind" else {2: 4, 3: 12}[ndim])
+    expected = _np_mind(image[0, 0].cpu().numpy(), pairs, radius=1, dilation=2)
+    actual = sim.mind(image, radius=1, dilation=2, variant=variant)[0].cpu().numpy()
+    np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_mind_ssd_is_mean_squared_descriptor_difference(device):
+    fixed, warped = pair(device, 3, batch=1)
+    for variant, measure in (("mind", sim.mind_ssd), ("ssc", sim.mind_ssc)):
+        d_f, d_m = sim.mind(fixed, variant=variant), sim.mind(warped, variant=variant)
+        torch.testing.assert_close(measure(fixed, warped), ((d_f - d_m) ** 2).mean())
