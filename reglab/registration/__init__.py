@@ -1,3 +1,38 @@
-"""Classical registration (being split into one file per concept; see the next commit)."""
+"""Classical registration: optimise the parameters Θ of one transformation for one image pair (Lab 05).
 
-from reglab.registration.engine import *  # noqa: F401,F403
+``O(F, M, Θ) = C(F, T(M, Θ)) + λ R(Θ) + μ P(Θ)  →  min over Θ``, by gradient-based
+optimisation on a Gaussian pyramid, coarse to fine.
+
+===================  ===================================================================  ======
+file                 holds                                                                lab
+===================  ===================================================================  ======
+``engine.py``        :func:`register`, :func:`register_stages` (rigid → affine →          05, 04
+                     B-spline) and their result :class:`Registration` (``to_itk``)
+``level.py``         one pyramid level: the optimiser loop, :data:`OPTIMIZERS`,           05
+                     :data:`LEARNING_RATES`, stopping on convergence
+``models.py``        :data:`MODELS` by name, :data:`GRID_MODELS`, and how a model is      05
+                     built and carried from level to level
+``pyramid.py``       :func:`gaussian_pyramid`, :func:`downsample`, :func:`pyramid_size`,   05
+                     :func:`refine_bspline` (exact B-spline subdivision between levels)
+``penalties.py``     the penalties P: :func:`landmark_penalty`, :func:`label_penalty`      05
+``resampling.py``    physical space: :func:`resample_to_fixed`, the moving image on the   05
+                     fixed grid through the two geometries
+===================  ===================================================================  ======
+
+Lab 05 ("Classical registration") teaches this package; Lab 04 ("Regularization") uses it.
+
+References:
+    Sotiras, Davatzikos & Paragios, "Deformable medical image registration: a survey", IEEE TMI 2013;
+    Klein et al., "elastix", IEEE TMI 2010 (pyramids, stages); Rueckert et al. 1999 (B-spline FFD).
+"""
+
+from reglab.registration.engine import Registration, register, register_stages
+from reglab.registration.level import LEARNING_RATES, OPTIMIZERS
+from reglab.registration.models import GRID_MODELS, MODELS
+from reglab.registration.penalties import label_penalty, landmark_penalty
+from reglab.registration.pyramid import downsample, gaussian_pyramid, pyramid_size, refine_bspline
+from reglab.registration.resampling import resample_to_fixed
+
+__all__ = ["GRID_MODELS", "LEARNING_RATES", "MODELS", "OPTIMIZERS", "Registration", "downsample", "gaussian_pyramid",
+           "label_penalty", "landmark_penalty", "pyramid_size", "refine_bspline", "register", "register_stages",
+           "resample_to_fixed"]
