@@ -106,7 +106,8 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
             replace ``tolerance``.
         learning_rate: step size (default :data:`LEARNING_RATES`); for the parametric models it is
             multiplied by the level's shrink factor (a step of the same fraction of a level voxel).
-        tolerance: stop a level when the total loss fell by less than this fraction over 10 iterations.
+        tolerance: stop a level when the best total loss so far improved by less than this fraction over the
+            last 20 iterations (the best, not the last: Adam's loss rises now and then on its way down).
         initial: a fitted model on the fixed grid that acts *after* this one (an earlier stage), kept fixed:
             the displacement is ``compose(initial, u)``.
         transform_options, similarity_options, regularization_options: keyword options of the model
