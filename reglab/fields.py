@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from reglab.grid import ALIGN_CORNERS, identity_grid, to_grid_sample
-from reglab.validation import check_displacement, check_tensor
+from reglab.validation import (all_finite, broadcast_batch, check_displacement, check_number, check_same_dtype,
+                               check_size, check_tensor)
 
 
 def affine_to_displacement(matrix, size):
@@ -35,12 +36,17 @@ def affine_to_displacement(matrix, size):
         tensor([ 2., -1.])
     """
     check_tensor("affine_to_displacement", "matrix", matrix)
+    size = check_size("affine_to_displacement", size, (2, 3))
     ndim = len(size)
+    if not matrix.is_floating_point():
+        raise TypeError(f"affine_to_displacement(): expected a floating-point `matrix`, got dtype {matrix.dtype}.")
     if matrix.dim() != 3 or matrix.shape[-1] != ndim + 1 or matrix.shape[1] not in (ndim, ndim + 1):
         raise ValueError(
             f"affine_to_displacement(): expected `matrix` of shape (B, {ndim}, {ndim + 1}) "
             f"or (B, {ndim + 1}, {ndim + 1}) for a {ndim}D grid, got {tuple(matrix.shape)}."
         )
+    if not all_finite(matrix):
+        raise ValueError("affine_to_displacement(): `matrix` contains NaN or Inf values.")
     x = identity_grid(size, device=matrix.device, dtype=matrix.dtype).flatten(2)    # (1, ndim, N)
     linear, translation = matrix[:, :ndim, :ndim], matrix[:, :ndim, ndim:]
     y = linear @ x + translation                                                     # (B, ndim, N)
@@ -61,10 +67,14 @@ def compose(u, v):
     ``v`` (up to interpolation), with one interpolation of the image instead of two.
 
     Args:
-        u, v: ``(B, ndim, *spatial)`` displacements in voxels on the same grid.
+        u, v: ``(B, ndim, *spatial)`` displacements in voxels on the same grid, of the
+            same dtype. A batch of 1 is broadcast against the other's batch (as in ``warp``).
 
     Returns:
         Tensor ``(B, ndim, *spatial)``.
+
+    Raises:
+        TypeError: different dtypes. ValueError: different grids or batch sizes, NaN/Inf.
 
     Example:
         >>> u = torch.ones(1, 2, 3, 3); v = 2 * torch.ones(1, 2, 3, 3)   # two translations add up
@@ -73,6 +83,8 @@ def compose(u, v):
     """
     ndim = check_displacement("compose", "u", u)
     check_displacement("compose", "v", v, ndim=ndim, spatial=u.shape[2:])
+    check_same_dtype("compose", ("u", u), ("v", v))
+    u, v = broadcast_batch("compose", ("u", u), ("v", v))
     return v + _sample_field(u, v)
 
 
@@ -98,8 +110,8 @@ def invert(displacement, *, iterations=100, tolerance=1e-3):
 
     Args:
         displacement: ``(B, ndim, *spatial)`` in voxels.
-        iterations: the most fixed-point steps.
-        tolerance: stop when every batch element's residual is below this, in voxels.
+        iterations: the most fixed-point steps (an int >= 0).
+        tolerance: stop when every batch element's residual is below this, in voxels (finite, >= 0).
 
     Returns:
         :class:`Inverse` ``(displacement, residual, iterations)``.
@@ -111,6 +123,8 @@ def invert(displacement, *, iterations=100, tolerance=1e-3):
         (tensor([-0.5000, -0.5000]), tensor([0.]))
     """
     check_displacement("invert", "displacement", displacement)
+    check_number("invert", "iterations", iterations, integer=True, minimum=0)
+    check_number("invert", "tolerance", tolerance, minimum=0)
     inverse = torch.zeros_like(displacement)
     residual = _max_norm(displacement)
     done = 0
@@ -148,8 +162,7 @@ def integrate_velocity(velocity, *, steps=7):
         tensor([1., 1.])
     """
     check_displacement("integrate_velocity", "velocity", velocity)
-    if not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"integrate_velocity(): expected `steps` to be an int >= 0, got {steps!r}.")
+    check_number("integrate_velocity", "steps", steps, integer=True, minimum=0)
     displacement = velocity / 2**steps
     for _ in range(steps):
         displacement = displacement + _sample_field(displacement, displacement)
@@ -162,11 +175,13 @@ def resize_displacement(displacement, size):
     The field is interpolated linearly (with ``align_corners=True`` the first and
     last voxel centres stay put) and every component ``i`` is multiplied by
     ``(new_n_i - 1) / (old_n_i - 1)`` because a voxel of the new grid has a
-    different length. Use it to carry a field between pyramid levels.
+    different length. An axis of 1 voxel (before or after) spans no length, so
+    its voxel size is undefined: that component is kept as it is. Use it to
+    carry a field between pyramid levels.
 
     Args:
         displacement: ``(B, ndim, *spatial)`` in voxels of the old grid.
-        size: the new spatial shape.
+        size: the new spatial shape, ``ndim`` ints >= 1.
 
     Returns:
         Tensor ``(B, ndim, *size)`` in voxels of the new grid.
@@ -177,12 +192,10 @@ def resize_displacement(displacement, size):
         tensor([2., 2.])
     """
     ndim = check_displacement("resize_displacement", "displacement", displacement)
-    size = tuple(int(n) for n in size)
-    if len(size) != ndim:
-        raise ValueError(f"resize_displacement(): expected `size` with {ndim} entries, got {size}.")
+    size = check_size("resize_displacement", size, ndim)
     old = displacement.shape[2:]
     mode = "bilinear" if ndim == 2 else "trilinear"
     resized = F.interpolate(displacement, size=size, mode=mode, align_corners=ALIGN_CORNERS)
-    scale = torch.tensor([(new - 1) / max(n - 1, 1) for new, n in zip(size, old)],
+    scale = torch.tensor([(new - 1) / (n - 1) if min(new, n) > 1 else 1.0 for new, n in zip(size, old)],
                          device=displacement.device, dtype=displacement.dtype)
     return resized * scale.reshape(1, ndim, *([1] * ndim))

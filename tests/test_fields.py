@@ -147,5 +147,56 @@ def test_errors(device):
         affine_to_displacement(torch.eye(3, device=device), (4, 4))
     with pytest.raises(ValueError, match=r"integrate_velocity\(\): expected `steps`"):
         integrate_velocity(torch.zeros(1, 2, 4, 4, device=device), steps=-1)
-    with pytest.raises(ValueError, match=r"resize_displacement\(\): expected `size` with 2 entries"):
+    with pytest.raises(ValueError, match=r"resize_displacement\(\): expected `size` of 2 positive ints"):
         resize_displacement(torch.zeros(1, 2, 4, 4, device=device), (4, 4, 4))
+
+
+# ----------------------------------------------------------------------------- issue 14: crashes and edge cases
+
+
+def test_resize_displacement_from_a_single_voxel_axis_keeps_the_component(device):
+    """A 1-voxel axis has no voxel length to rescale by: the component stays as it is (it was multiplied by new - 1)."""
+    u = torch.ones(1, 2, 1, 5, device=device)
+    assert resize_displacement(u, (4, 5))[0, :, 0, 0].tolist() == [1.0, 1.0]
+    assert resize_displacement(u, (4, 9))[0, :, 2, 3].tolist() == [1.0, 2.0]
+    assert resize_displacement(torch.ones(1, 2, 5, 5, device=device), (1, 5))[0, :, 0, 0].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("size", [(0, 5), (-1, 5), (4.5, 5), (4,)])
+def test_resize_displacement_rejects_bad_sizes(size, device):
+    with pytest.raises(ValueError, match=r"resize_displacement\(\): expected `size` of 2 positive ints"):
+        resize_displacement(torch.zeros(1, 2, 4, 4, device=device), size)
+
+
+def test_compose_mixed_dtypes_and_batches(device):
+    u32 = torch.zeros(1, 2, 5, 5, device=device)
+    with pytest.raises(TypeError, match=r"compose\(\): expected `u` and `v` of the same dtype, got torch.float32 and torch.float64"):
+        compose(u32, u32.double())
+    with pytest.raises(ValueError, match=r"compose\(\): expected `u` and `v` with the same batch size \(or one of them 1\), got 2 and 3"):
+        compose(torch.zeros(2, 2, 5, 5, device=device), torch.zeros(3, 2, 5, 5, device=device))
+    v = torch.randn(3, 2, 5, 5, device=device)                     # a batch of 1 is broadcast, as in warp()
+    torch.testing.assert_close(compose(torch.ones(1, 2, 5, 5, device=device), v), v + 1)
+    torch.testing.assert_close(compose(v, torch.zeros(1, 2, 5, 5, device=device)), v)
+
+
+def test_invert_rejects_bad_iterations_and_tolerance(device):
+    u = torch.zeros(1, 2, 5, 5, device=device)
+    with pytest.raises(ValueError, match=r"invert\(\): expected `iterations` to be an int >= 0, got -1"):
+        invert(u, iterations=-1)
+    with pytest.raises(ValueError, match=r"invert\(\): expected `tolerance` to be a finite number >= 0, got nan"):
+        invert(u, tolerance=float("nan"))
+
+
+def test_affine_to_displacement_rejects_non_finite_and_integer_matrices(device):
+    matrix = torch.eye(2, 3, device=device)[None]
+    with pytest.raises(ValueError, match=r"affine_to_displacement\(\): `matrix` contains NaN or Inf"):
+        affine_to_displacement(matrix * float("inf"), (3, 3))
+    with pytest.raises(TypeError, match=r"affine_to_displacement\(\): expected a floating-point `matrix`, got dtype torch.int64"):
+        affine_to_displacement(matrix.long(), (3, 3))
+    with pytest.raises(ValueError, match=r"affine_to_displacement\(\): expected `size` of 2 or 3 positive ints, got \(0, 3\)"):
+        affine_to_displacement(matrix, (0, 3))
+
+
+def test_integrate_velocity_rejects_a_bool_step_count(device):
+    with pytest.raises(TypeError, match=r"integrate_velocity\(\): expected `steps` to be an int >= 0, got True"):
+        integrate_velocity(torch.zeros(1, 2, 4, 4, device=device), steps=True)
