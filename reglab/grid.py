@@ -33,7 +33,7 @@ import itertools
 
 import torch
 
-from reglab.validation import check_displacement, check_image
+from reglab.validation import broadcast_batch, check_displacement, check_image
 
 ALIGN_CORNERS = True
 """The one ``align_corners`` value every ``grid_sample``/``interpolate`` call in reglab uses."""
@@ -155,13 +155,14 @@ def splat(image, displacement, *, normalize=False, eps=1e-6):
     Args:
         image: ``(B, C, *spatial)`` values to push.
         displacement: ``(B, ndim, *spatial)`` in voxels, on the grid of ``image``
-            (where each source voxel goes).
+            (where each source voxel goes), in any floating dtype. A batch of 1 is
+            broadcast against the other's batch (as in :func:`reglab.warp`).
         normalize: if True, divide by the sum of the weights received, giving a
             weighted average instead of a sum; holes stay 0.
         eps: weights below ``eps`` count as a hole when normalizing.
 
     Returns:
-        Tensor ``(B, C, *spatial)`` on the same grid. Differentiable in both inputs.
+        Tensor ``(B, C, *spatial)`` on the same grid, in ``image``'s dtype. Differentiable in both inputs.
 
     Example:
         >>> img = torch.zeros(1, 1, 1, 4); img[..., 1] = 1.0
@@ -173,6 +174,7 @@ def splat(image, displacement, *, normalize=False, eps=1e-6):
     """
     ndim = check_image("splat", "image", image)
     check_displacement("splat", "displacement", displacement, ndim=ndim, spatial=image.shape[2:])
+    image, displacement = broadcast_batch("splat", ("image", image), ("displacement", displacement))
     batch, channels, *size = image.shape
     n = image[0, 0].numel()
     targets = (identity_grid(size, device=image.device, dtype=displacement.dtype) + displacement).flatten(2)  # (B, ndim, N)
@@ -191,7 +193,7 @@ def splat(image, displacement, *, normalize=False, eps=1e-6):
             weight = weight * (fraction[:, axis] if offset else 1 - fraction[:, axis])
             inside = inside & (position >= 0) & (position < size[axis])
             index = index + position.clamp(0, size[axis] - 1) * strides[axis]
-        weight = (weight * inside)[:, None]                            # (B, 1, N), 0 outside the image
+        weight = (weight * inside)[:, None].to(values.dtype)           # (B, 1, N), 0 outside the image
         pushed = pushed.scatter_add(2, index[:, None].expand(-1, channels, -1), values * weight)
         weights = weights.scatter_add(2, index[:, None], weight)
     if normalize:

@@ -79,3 +79,16 @@ def test_splat_gradcheck(device):
 def test_splat_errors(device):
     with pytest.raises(ValueError, match=r"splat\(\): expected `displacement` of shape \(B, 2, H, W\).*channels-last"):
         splat(torch.rand(1, 1, 5, 6, device=device), torch.rand(1, 5, 6, 2, device=device))
+
+
+def test_splat_follows_the_image_dtype_and_broadcasts_the_batch(device):
+    """A float64 field pushes a float32 image (as warp() accepts it); it used to crash inside scatter."""
+    image = torch.rand(1, 1, 5, 6, device=device)
+    u = 0.4 * torch.rand(2, 2, 5, 6, device=device, dtype=torch.float64)
+    pushed = splat(image, u)
+    assert pushed.dtype == torch.float32 and pushed.shape == (2, 1, 5, 6)
+    torch.testing.assert_close(pushed[1:], splat(image, u[1:].float()))
+    with pytest.raises(ValueError, match=r"splat\(\): expected `image` and `displacement` with the same batch size"):
+        splat(torch.rand(2, 1, 5, 6, device=device), torch.zeros(3, 2, 5, 6, device=device))
+    with pytest.raises(ValueError, match=r"splat\(\): expected a non-empty `image`"):
+        splat(torch.rand(1, 1, 0, 6, device=device), torch.zeros(1, 2, 0, 6, device=device))
