@@ -34,7 +34,7 @@ import SimpleITK as sitk
 import torch
 
 from reglab.grid import identity_grid
-from reglab.validation import check_displacement, check_tensor
+from reglab.validation import check_displacement, check_size, check_tensor
 
 
 @dataclass(frozen=True)
@@ -103,21 +103,35 @@ class Image(NamedTuple):
     """What :func:`read_image` returns."""
 
     data: torch.Tensor
-    """``(1, C, *spatial)``: float32 for real-valued files, int64 for integer files (label maps)."""
+    """``(1, C, *spatial)``: floating point (a scan, see :func:`read_image`), or int64 for a label map read with
+    ``labels=True``."""
     geometry: Geometry
 
 
-def from_sitk(image):
-    """A SimpleITK image → :class:`Image` (tensor ``(1, C, *spatial)`` in tensor axis order + geometry)."""
+def _scan_dtype(dtype):
+    """The floating dtype that holds every value of a NumPy ``dtype`` exactly (float32 up to 16-bit integers)."""
+    if np.issubdtype(dtype, np.floating):
+        return np.float64 if dtype == np.float64 else np.float32
+    return np.float32 if np.dtype(dtype).itemsize <= 2 else np.float64     # 32/64-bit integers need float64
+
+
+def from_sitk(image, *, labels=False):
+    """A SimpleITK image → :class:`Image` (tensor ``(1, C, *spatial)`` in tensor axis order + geometry).
+
+    ``labels=False``: floating point with the image's values (see :func:`read_image`);
+    ``labels=True``: int64 label numbers.
+    """
     array = sitk.GetArrayFromImage(image)                    # (z, y, x[, C]): reversed axes
     if image.GetNumberOfComponentsPerPixel() == 1:
         array = array[None]
     else:
         array = np.moveaxis(array, -1, 0)
-    if np.issubdtype(array.dtype, np.integer) or array.dtype == bool:
+    if labels:
+        if not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool or np.array_equal(array, np.round(array))):
+            raise ValueError("from_sitk(): expected whole label numbers with labels=True, got fractional values.")
         data = torch.from_numpy(array.astype(np.int64))
     else:
-        data = torch.from_numpy(array.astype(np.float32))
+        data = torch.from_numpy(array.astype(_scan_dtype(array.dtype)))
     geometry = Geometry(tuple(image.GetSpacing()[::-1]), tuple(image.GetOrigin()), tuple(image.GetDirection()))
     return Image(data[None], geometry)
 
@@ -142,19 +156,30 @@ def to_sitk(data, geometry=None):
     return image
 
 
-def read_image(path):
+def read_image(path, *, labels=False):
     """Read an image file (NIfTI, MHA/MHD, NRRD, PNG, ...) or a DICOM series folder.
+
+    A scan is read as **floating point with the scan's own values**, ready for
+    ``register`` and the similarity measures: CT in Hounsfield units stays
+    -1000 … 3000, an 8-bit MR stays 0 … 255 (no rescaling). Files of 8- and
+    16-bit integers (the usual uint8/int16/uint16 scans) and of float16/float32
+    give float32, which holds all their values exactly; 32/64-bit integers and
+    float64 give float64. DICOM rescale slope/intercept are applied by SimpleITK.
+    Label maps (segmentations) are read with ``labels=True`` as int64, for
+    :func:`reglab.evaluation.dice` and ``warp(..., mode="nearest")``.
 
     Args:
         path: a file, or a folder holding one DICOM series.
+        labels: read a label map: int64 label numbers instead of floating point.
 
     Returns:
         :class:`Image` ``(data, geometry)``: ``data`` is ``(1, C, *spatial)`` in tensor
-        axis order (the reverse of ITK's x, y, z), float32 or int64.
+        axis order (the reverse of ITK's x, y, z), float32/float64, or int64 with ``labels=True``.
 
     Raises:
         FileNotFoundError: the path does not exist.
-        ValueError: SimpleITK cannot read it, or a folder holds no DICOM series.
+        ValueError: SimpleITK cannot read it, a folder holds no DICOM series, or
+            ``labels=True`` and the file holds fractional values.
     """
     path = Path(path)
     if not path.exists():
@@ -169,7 +194,7 @@ def read_image(path):
             image = sitk.ReadImage(str(path))
     except RuntimeError as error:
         raise ValueError(f"read_image(): SimpleITK cannot read {path}: {str(error).strip().splitlines()[-1]}") from None
-    return from_sitk(image)
+    return from_sitk(image, labels=labels)
 
 
 def _atomic(path, write):
@@ -262,14 +287,29 @@ def displacement_to_itk(displacement, fixed_geometry, moving_geometry):
     return sitk.DisplacementFieldTransform(field)
 
 
-def itk_to_displacement(transform, fixed_geometry, size, moving_geometry):
+def itk_to_displacement(transform, fixed_geometry, size, moving_geometry, *, dtype=None):
     """Any SimpleITK transform → reglab displacement ``(1, ndim, *size)`` in moving voxels.
 
     The inverse of :func:`displacement_to_itk` (and of :func:`affine_to_itk` on a grid):
-    ``u(x) = M_moving⁻¹(T(M_fixed(x))) - x``.
+    ``u(x) = M_moving⁻¹(T(M_fixed(x))) - x``. ITK evaluates the transform in
+    float64 and the field is computed in float64; it is then given in ``dtype``.
+
+    Args:
+        transform: a SimpleITK transform (fixed physical points → moving physical points).
+        fixed_geometry, moving_geometry: :class:`Geometry` of the two images.
+        size: spatial shape of the fixed grid, tensor axis order.
+        dtype: floating dtype of the result; None for torch's default dtype (float32
+            unless changed with ``torch.set_default_dtype``), as for a tensor made from
+            Python numbers. Pass ``torch.float64`` to keep ITK's precision.
+
+    Returns:
+        Tensor ``(1, ndim, *size)`` in voxels of the moving image.
     """
     ndim = fixed_geometry.ndim
-    size = tuple(int(n) for n in size)
+    size = check_size("itk_to_displacement", size, ndim)
+    dtype = torch.get_default_dtype() if dtype is None else dtype
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(f"itk_to_displacement(): expected a floating-point `dtype` (e.g. torch.float64), got {dtype!r}.")
     field = sitk.TransformToDisplacementField(
         transform, sitk.sitkVectorFloat64, size[::-1], fixed_geometry.origin,
         fixed_geometry.spacing[::-1], fixed_geometry.direction,
@@ -277,4 +317,4 @@ def itk_to_displacement(transform, fixed_geometry, size, moving_geometry):
     vectors = torch.from_numpy(sitk.GetArrayFromImage(field))                # (*size, ndim) physical x, y, z
     x = identity_grid(size, dtype=torch.float64)[0].movedim(0, -1)          # (*size, ndim) voxels
     y = moving_geometry.physical_to_index(fixed_geometry.index_to_physical(x) + vectors)
-    return (y - x).movedim(-1, 0)[None].to(torch.float32)
+    return (y - x).movedim(-1, 0)[None].to(dtype)

@@ -50,10 +50,41 @@ def test_write_read_round_trip(tmp_path, suffix):
 def test_labels_come_back_as_integers_and_png_round_trip(tmp_path):
     labels = torch.randint(0, 5, (1, 1, 6, 7))
     write_image(tmp_path / "labels.nii.gz", labels.to(torch.int32))
-    assert read_image(tmp_path / "labels.nii.gz").data.dtype == torch.int64
+    assert torch.equal(read_image(tmp_path / "labels.nii.gz", labels=True).data, labels)
     picture = torch.randint(0, 255, (1, 1, 6, 7), dtype=torch.uint8)
     write_image(tmp_path / "slice.png", picture)
-    assert torch.equal(read_image(tmp_path / "slice.png").data, picture.long())
+    assert torch.equal(read_image(tmp_path / "slice.png", labels=True).data, picture.long())
+    assert torch.equal(read_image(tmp_path / "slice.png").data, picture.float())
+
+
+@pytest.mark.parametrize("dtype, expected", [(np.uint8, torch.float32), (np.int16, torch.float32),
+                                             (np.uint16, torch.float32), (np.int32, torch.float64),
+                                             (np.float32, torch.float32), (np.float64, torch.float64)])
+def test_a_scan_reads_as_floating_point_with_its_values(tmp_path, dtype, expected):
+    """An integer scan (uint8, int16 CT) reads as floats with exactly its values, ready for register()."""
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    low, high = (max(info.min, -3000), min(info.max, 3000)) if info else (-3000, 3000)
+    array = np.random.default_rng(0).integers(low, high, size=(4, 5, 6)).astype(dtype)
+    sitk.WriteImage(sitk.GetImageFromArray(array), str(tmp_path / "scan.nii.gz"))
+    data = read_image(tmp_path / "scan.nii.gz").data
+    assert data.dtype == expected and data.is_floating_point()
+    assert np.array_equal(data[0, 0].double().numpy(), array.astype(np.float64))
+    reglab.similarity.ncc(data, data)                                        # accepted by the measures
+
+
+def test_itk_to_displacement_dtype(tmp_path):
+    """float64 on request (ITK's own precision), else torch's default dtype; it was always float32."""
+    fixed, moving = GEOMETRIES[3]
+    matrix = torch.tensor([[1.05, 0.1, 0.0, 2.0], [0.0, 0.95, 0.1, -1.0], [0.05, 0.0, 1.0, 0.5]], dtype=torch.float64)
+    transform = affine_to_itk(matrix, fixed, moving)
+    u = itk_to_displacement(transform, fixed, (5, 6, 4), moving, dtype=torch.float64)
+    assert u.dtype == torch.float64
+    torch.testing.assert_close(u, affine_to_displacement(matrix[None], (5, 6, 4)), atol=1e-10, rtol=0)
+    assert itk_to_displacement(transform, fixed, (5, 6, 4), moving).dtype == torch.get_default_dtype()
+    with pytest.raises(TypeError, match=r"itk_to_displacement\(\): expected a floating-point `dtype`"):
+        itk_to_displacement(transform, fixed, (5, 6, 4), moving, dtype=torch.int64)
+    with pytest.raises(ValueError, match=r"itk_to_displacement\(\): expected `size` of 3 positive ints"):
+        itk_to_displacement(transform, fixed, (5, 0, 4), moving)
 
 
 def test_dicom_series_folder(tmp_path):

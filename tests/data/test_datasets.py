@@ -159,7 +159,7 @@ def test_pair_from_real_hippocampus_data():
     from reglab.io import read_image
 
     image = read_image(MSD / "img" / "hippocampus_001.nii.gz").data
-    labels = read_image(MSD / "label" / "hippocampus_001.nii.gz").data
+    labels = read_image(MSD / "label" / "hippocampus_001.nii.gz", labels=True).data
     assert image.shape == labels.shape == (1, 1, 64, 64, 64) and labels.unique().tolist() == [0, 1, 2]
     image = (image - image.min()) / (image.max() - image.min())
     pair = synthetic_pair(image, labels, magnitude=3.0, smoothness=6.0, landmarks=0, seed=0)
