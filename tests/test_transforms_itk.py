@@ -154,12 +154,42 @@ def test_bspline_export_matches_itk_bspline_transform(ndim, device):
     fixed = oblique(ndim, (1.2, 0.7, 0.9)[:ndim])
     itk = to_itk(model, fixed)
     assert itk.GetName() == "BSplineTransform"
-    assert list(itk.GetTransformDomainMeshSize()) == [(n - 1) // d + 1 for n, d in zip(size, spacing)][::-1]
+    # the model's mesh with one more cell on each side (zero control points): the domain covers the grid with margin
+    assert list(itk.GetTransformDomainMeshSize()) == [(n - 1) // d + 3 for n, d in zip(size, spacing)][::-1]
     assert_same_mapping(model, itk, fixed, fixed, random_points(size, 60))
     # different fixed and moving grids: a composite of the grid map and the B-spline, still exact
     itk = to_itk(model, fixed, isotropic(ndim))
     assert itk.GetName() == "CompositeTransform"
     assert_same_mapping(model, itk, fixed, isotropic(ndim), random_points(size, 60))
+
+
+def border_voxels(size):
+    """``(N, ndim)`` every voxel on the first or last row/column/slice of a grid."""
+    voxels = torch.stack(torch.meshgrid(*[torch.arange(n) for n in size], indexing="ij"), -1)
+    border = torch.zeros(size, dtype=torch.bool)
+    for axis, n in enumerate(size):
+        border |= (voxels[..., axis] == 0) | (voxels[..., axis] == n - 1)
+    return voxels[border].double()
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_bspline_export_moves_every_border_voxel(ndim, device):
+    # the domain used to start exactly at voxel 0: with a fractional origin and spacing and a rotated direction,
+    # rounding put voxel 0 outside it and ITK left the whole first row/column unmoved (off by up to 2 voxels)
+    size, spacing = ((23, 17), (5, 4)) if ndim == 2 else ((11, 9, 13), (3, 4, 5))
+    model = BSpline(size, spacing=spacing).to(device)
+    with torch.no_grad():
+        model.control.normal_()
+    angle = 0.3
+    rotation = np.eye(ndim)
+    rotation[:2, :2] = [[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]]
+    fixed = Geometry((0.7, 1.3, 0.9)[:ndim], (-20.3, 15.7, 4.1)[:ndim], tuple(rotation.flatten()))
+    itk = to_itk(model, fixed)
+    voxels = border_voxels(size)
+    field = model().detach()[0].cpu().double()                                   # (ndim, *size) voxels
+    expected = voxels + field[(slice(None), *voxels.long().T)].T
+    found = fixed.physical_to_index(itk_points(itk, fixed.index_to_physical(voxels)))
+    torch.testing.assert_close(found, expected, atol=1e-4, rtol=0)
 
 
 @pytest.mark.parametrize("ndim", [2, 3])

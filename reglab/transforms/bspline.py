@@ -22,7 +22,8 @@ is ``i-1 … i+2``.
 each side so that every voxel has its 4 neighbours. The tensor ``control`` stores
 point ``c`` at index ``c + 1``. This is exactly ITK's ``BSplineTransform`` with the
 transform domain starting at voxel 0 and a mesh of ``⌊(n-1)/δ⌋ + 1`` cells of size
-``δ`` (:mod:`reglab.transforms.itk_export`).
+``δ``; the export (:mod:`reglab.transforms.itk_export`) adds one cell of zero control
+points on each side, so that rounding never puts a border voxel outside ITK's domain.
 
 **Evaluation without loops over voxels.** On the grid, every interval
 ``[iδ, (i+1)δ)`` of an axis is a weighted sum of the same 4 control points with the

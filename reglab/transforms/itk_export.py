@@ -12,7 +12,9 @@ Rigid (2D)             ``Euler2DTransform`` when ``T`` is a rotation in mm, else
 Rigid (3D, Euler)      ``Euler3DTransform`` (``ComputeZYX`` on), else ``AffineTransform``
 Rigid (3D, quaternion) ``VersorRigid3DTransform``, else ``AffineTransform``
 Affine                 ``AffineTransform``
-BSpline                ``BSplineTransform`` (same mesh: see :mod:`reglab.transforms.bspline`); when the
+BSpline                ``BSplineTransform`` (the same mesh and one more cell of zero control points on
+                       each side, so that the domain covers the grid with margin: see
+                       :mod:`reglab.transforms.bspline`); when the
                        two geometries differ, a ``CompositeTransform`` of the fixed → moving
                        grid map and the ``BSplineTransform`` (both exact)
 LocalAffine, Dense,    ``DisplacementFieldTransform`` (ITK has no such parametric models; the
@@ -123,17 +125,25 @@ def _orthonormalized(affine, matrix):
 
 
 def _bspline_to_itk(transform, fixed_geometry, moving_geometry):
-    """``BSplineTransform`` on the fixed image's domain (composed with the grid map when geometries differ)."""
+    """``BSplineTransform`` on the fixed image's domain (composed with the grid map when geometries differ).
+
+    The exported mesh has one more cell on each side than the model's, its extra control points zero: the spline
+    is the same on the model's domain, and the ITK domain ``[-δ, (m + 1)δ]`` covers the whole grid with a margin
+    of a cell. (A domain starting exactly at voxel 0 loses voxel 0 to rounding with a fractional origin, spacing
+    or a rotated direction, and ITK leaves points outside its domain unmoved.)
+    """
     n = transform.ndim
     fixed = fixed_geometry.matrix()
-    cells = [k - 3 for k in transform.control.shape[2:]]                 # mesh size, tensor axis order
+    cells = [k - 1 for k in transform.control.shape[2:]]                 # mesh size (m + 2), tensor axis order
     extent = [c * d * s for c, d, s in zip(cells, transform.spacing, fixed_geometry.spacing)]
+    start = fixed_geometry.index_to_physical(-torch.tensor(transform.spacing, dtype=torch.float64))
     bspline = sitk.BSplineTransform(n, 3)
-    bspline.SetTransformDomainOrigin(fixed_geometry.origin)
+    bspline.SetTransformDomainOrigin(start.tolist())                    # voxel (-δ, -δ[, -δ])
     bspline.SetTransformDomainDirection(fixed_geometry.direction)
     bspline.SetTransformDomainPhysicalDimensions(extent[::-1])          # ITK index order
     bspline.SetTransformDomainMeshSize(cells[::-1])
     control = transform.control.detach()[0].to("cpu", torch.float64)   # (ndim, *K) voxels, axis order
+    control = torch.nn.functional.pad(control, (1, 1) * n)              # (ndim, *(K + 2)) the zero ring
     physical = torch.einsum("ij,j...->i...", fixed[:n, :n], control)    # (ndim, *K) mm, physical x, y, z
     bspline.SetParameters(physical.flatten().tolist())                  # x fastest = last tensor axis fastest
     if moving_geometry == fixed_geometry:
