@@ -191,6 +191,22 @@ def test_lapirn_levels_and_residual_composition(device):
     torch.testing.assert_close(fields[-1], net(fixed, moving))
 
 
+def test_lapirn_carries_a_coarse_field_in_the_images_geometry(device):
+    # the images are average-pooled (cell-centred voxels), so the coarse field must be upsampled in the same
+    # geometry: a constant 1 coarse voxel is f fine voxels everywhere (the align_corners=True rescaling of
+    # resize_displacement gave (n - 1)/(n/f - 1): 2.14 and 4.43 instead of 2 and 4 on a 32-voxel axis)
+    net = LapIRN(2, width=4, blocks=1).to(device)
+    with torch.no_grad():
+        for level in net.nets:
+            level.head.conv.weight.zero_()                       # no residuals ...
+            level.head.conv.bias.zero_()
+        net.nets[0].head.conv.bias.fill_(1.0)                    # ... but 1 coarse voxel on the coarsest level
+    fixed, moving = torch.rand(1, 1, 32, 24, device=device), torch.rand(1, 1, 32, 24, device=device)
+    fields = net.pyramid(fixed, moving)
+    for field, factor in zip(fields, (1, 2, 4)):
+        torch.testing.assert_close(field, torch.full_like(field, float(factor)), rtol=0, atol=1e-6)
+
+
 def test_hypermorph_output_depends_on_lambda(device):
     net = _perturbed(TINY["hypermorph"](2), std=0.2).to(device)
     fixed, moving = blob_pair(2, (16, 16), device)

@@ -10,9 +10,15 @@ a *residual* that is added to it::
     u_k = up(u_{k-1}) + g_k(F_k, M_k ∘ (id + up(u_{k-1})), up(u_{k-1}))     k = 2, 3
 
 and the features of the level below are upsampled and added into the next
-level's embedding. :func:`reglab.fields.resize_displacement` does ``up``: it
-interpolates the field *and* doubles its vectors, because a voxel of the finer
-grid is half as long.
+level's embedding. :func:`upsample_displacement` does ``up``: it interpolates the
+field *and* doubles its vectors, because a voxel of the finer grid is half as long.
+Images and fields share one geometry, the cell-centred one of average pooling: a
+coarse voxel is the block of ``f`` fine voxels it averages (its centre at fine
+coordinate ``f·i + (f - 1)/2``), so the field is interpolated with
+``align_corners=False`` and a displacement of 1 coarse voxel is exactly ``f`` fine
+voxels. (:func:`reglab.fields.resize_displacement` keeps the first and last voxel
+centres instead, the geometry of the classical pyramid; it would scale the vectors
+by ``(n - 1)/(n/f - 1)``, +10.7 % on a 32-voxel axis.)
 
 Lab 07 uses it.
 """
@@ -21,7 +27,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reglab.fields import resize_displacement
 from reglab.networks.blocks import ConvBlock, FlowHead, RegistrationNetwork, ResidualBlock, conv, upsample_to
 from reglab.warping import warp
 
@@ -31,6 +36,32 @@ def downsample(image, factor):
     if factor == 1:
         return image
     return (F.avg_pool2d if image.dim() == 4 else F.avg_pool3d)(image, factor)
+
+
+def upsample_displacement(displacement, size):
+    """A field ``(B, ndim, *spatial)`` on the grid ``size``, in the cell-centred geometry of :func:`downsample`.
+
+    The field is interpolated linearly with ``align_corners=False`` (a coarse voxel covers the ``f`` fine voxels
+    it averages) and component ``i`` is multiplied by ``size[i] / spatial[i]`` (``f``): a displacement of 1
+    coarse voxel is ``f`` fine voxels.
+
+    Args:
+        displacement: ``(B, ndim, *spatial)`` in voxels of the coarse grid.
+        size: the fine spatial shape, ``ndim`` ints.
+
+    Returns:
+        Tensor ``(B, ndim, *size)`` in voxels of the fine grid.
+
+    Example:
+        >>> upsample_displacement(torch.ones(1, 2, 4, 3), (8, 6))[0, :, 0, 0]
+        tensor([2., 2.])
+    """
+    ndim = displacement.dim() - 2
+    mode = "bilinear" if ndim == 2 else "trilinear"
+    resized = F.interpolate(displacement, size=tuple(size), mode=mode, align_corners=False)
+    scale = torch.tensor([new / old for new, old in zip(size, displacement.shape[2:])],
+                         device=displacement.device, dtype=displacement.dtype)
+    return resized * scale.reshape(1, ndim, *([1] * ndim))
 
 
 class LevelNetwork(nn.Module):
@@ -107,7 +138,7 @@ class LapIRN(RegistrationNetwork):
             if field is None:
                 field, features = net(torch.cat([fixed_k, moving_k], dim=1))
             else:
-                coarse = resize_displacement(field, fixed_k.shape[2:])  # interpolate and rescale the vectors
+                coarse = upsample_displacement(field, fixed_k.shape[2:])  # interpolate and rescale the vectors
                 residual, features = net(torch.cat([fixed_k, warp(moving_k, coarse), coarse], dim=1), features)
                 field = coarse + residual
             fields.append(field)
