@@ -16,7 +16,7 @@ Lab 08 ("Evaluation") teaches this module.
 import torch  # noqa: F401  (the docstring examples use it)
 
 from reglab.fields import compose
-from reglab.validation import check_displacement, check_spacing
+from reglab.validation import check_displacement, check_same_dtype, check_spacing
 
 
 def rmse(u, v, *, spacing=None):
@@ -74,6 +74,7 @@ def inverse_consistency(forward, backward, *, spacing=None):
     if forward.shape[0] != backward.shape[0]:
         raise ValueError(f"inverse_consistency(): expected `forward` and `backward` with the same batch size, "
                          f"got {forward.shape[0]} and {backward.shape[0]}.")
+    check_same_dtype("inverse_consistency", ("forward", forward), ("backward", backward))
     scale = check_spacing("inverse_consistency", spacing, ndim, forward).reshape(1, ndim, *([1] * ndim))
     round_trip = compose(forward, backward) * scale                                   # (y ∘ y⁻¹)(x) - x
     return round_trip.norm(dim=1).flatten(1).mean(dim=1)

@@ -17,7 +17,7 @@ Lab 08 ("Evaluation") teaches this module; Lab 04 counts folds with it.
 import torch
 import torch.nn.functional as F
 
-from reglab.validation import check_choice, check_displacement, check_spacing
+from reglab.validation import check_choice, check_displacement, check_number, check_spacing
 
 STENCILS = ("central", "forward", "backward")
 
@@ -138,9 +138,10 @@ def jacobian_determinant(displacement, *, spacing=None, stencil="central"):
 
     Lab 08. References: the lecture's ``J(y(x))``; SimpleITK ``DisplacementFieldJacobianDeterminantFilter``.
     """
+    determinant = _determinant(_jacobian("jacobian_determinant", displacement, None, stencil))
     if spacing is not None:                                                           # validated; J does not depend on it
         check_spacing("jacobian_determinant", spacing, displacement.shape[1], displacement)
-    return _determinant(_jacobian("jacobian_determinant", displacement, None, stencil))
+    return determinant
 
 
 def folding_fraction(displacement, *, stencil="central"):
@@ -180,7 +181,9 @@ def sdlogj(displacement, *, stencil="central", eps=1e-9):
         eps: clipping bound (Learn2Reg uses 1e-9).
 
     Returns:
-        Tensor ``(B,)``: the population standard deviation (``np.std``, ``ddof=0``) over all voxels.
+        Tensor ``(B,)``: the population standard deviation (``np.std``, ``ddof=0``) over all voxels,
+        in the field's dtype. A float16/bfloat16 field is differentiated and logged in float32
+        (``1/eps`` = 1e9 does not fit in float16).
 
     Example:
         >>> sdlogj(torch.full((1, 2, 4, 4), 0.7))                # a translation: J = 1 everywhere
@@ -188,9 +191,14 @@ def sdlogj(displacement, *, stencil="central", eps=1e-9):
 
     Lab 08. References: Learn2Reg (Hering et al., IEEE TMI 2023); MDL-UzL/L2R issues #7, #8.
     """
-    determinant = _determinant(_jacobian("sdlogj", displacement, None, stencil))
+    check_displacement("sdlogj", "displacement", displacement)
+    check_number("sdlogj", "eps", eps, minimum=0)
+    if not 0 < eps < 1:
+        raise ValueError(f"sdlogj(): expected `eps` between 0 and 1 (the clipping bounds eps, 1/eps), got {eps!r}.")
+    precise = displacement.float() if displacement.dtype in (torch.float16, torch.bfloat16) else displacement
+    determinant = _determinant(_jacobian("sdlogj", precise, None, stencil))
     logj = determinant.clamp(eps, 1 / eps).log().flatten(1)
-    return logj.std(dim=1, correction=0)
+    return logj.std(dim=1, correction=0).to(displacement.dtype)
 
 
 def curl(displacement, *, spacing=None, stencil="central"):

@@ -7,9 +7,9 @@ order) gives mm.
 Lab 08 ("Evaluation") teaches this module.
 """
 
-import torch  # noqa: F401  (the docstring example uses it)
+import torch
 
-from reglab.validation import check_spacing, check_tensor
+from reglab.validation import check_displacement, check_points, check_spacing, check_tensor
 from reglab.warping import warp_points
 
 
@@ -24,13 +24,18 @@ def tre(fixed_points, moving_points, displacement=None, *, spacing=None):
     Without a displacement the TRE before registration is ``|p - q|``.
 
     Args:
-        fixed_points: ``(B, N, ndim)`` landmarks in voxels of the fixed image, axis order.
+        fixed_points: ``(B, N, ndim)`` landmarks in voxels of the fixed image, axis order
+            (floating point, or integer voxel indices).
         moving_points: ``(B, N, ndim)`` the corresponding landmarks in the moving image.
         displacement: ``(B, ndim, *spatial)`` in voxels, or None (identity, "before").
-        spacing: voxel size in mm, axis order (shared by both images); None for voxels.
+        spacing: voxel size in mm, axis order (shared by both images), or one number for
+            isotropic voxels; None for voxels.
 
     Returns:
         Tensor ``(B, N)``: the error of every landmark, in mm with ``spacing``, else in voxels.
+
+    Raises:
+        ValueError: shapes that differ, NaN/Inf landmarks, a field of the wrong shape or batch size.
 
     Example:
         >>> p = torch.tensor([[[2.0, 2.0]]]); q = torch.tensor([[[5.0, 6.0]]])
@@ -48,6 +53,21 @@ def tre(fixed_points, moving_points, displacement=None, *, spacing=None):
             f"got {tuple(fixed_points.shape)} and {tuple(moving_points.shape)}."
         )
     ndim = fixed_points.shape[-1]
-    mapped = fixed_points if displacement is None else warp_points(fixed_points, displacement)
+    if not fixed_points.is_floating_point():                                          # integer voxel indices
+        fixed_points = fixed_points.to(torch.get_default_dtype())
+    if not moving_points.is_floating_point():
+        moving_points = moving_points.to(fixed_points.dtype)
+    check_points("tre", "fixed_points", fixed_points, ndim)
+    check_points("tre", "moving_points", moving_points, ndim)
     scale = check_spacing("tre", spacing, ndim, moving_points)
+    if displacement is None:
+        mapped = fixed_points
+    else:
+        check_displacement("tre", "displacement", displacement, ndim=ndim)
+        if displacement.shape[0] != fixed_points.shape[0]:
+            raise ValueError(
+                f"tre(): expected `fixed_points` and `displacement` with the same batch size, "
+                f"got {fixed_points.shape[0]} and {displacement.shape[0]}."
+            )
+        mapped = warp_points(fixed_points, displacement)
     return ((mapped - moving_points) * scale).norm(dim=-1)

@@ -44,3 +44,15 @@ def test_inverse_consistency(ndim, device):
     shift = t.expand(1, ndim, *SIZES[ndim]).contiguous()
     expected = 2 * float((t.flatten() * torch.tensor(SPACINGS[ndim], dtype=torch.float64, device=device)).norm())
     assert ev.inverse_consistency(shift, shift, spacing=SPACINGS[ndim]).item() == pytest.approx(expected)
+
+
+def test_spacing_as_a_number_and_batch_errors(device):
+    u, v = smooth_field(2, (6, 7), device, amplitude=1.0), smooth_field(2, (6, 7), device, amplitude=1.0, seed=1)
+    torch.testing.assert_close(ev.rmse(u, v, spacing=3.0), 3 * ev.rmse(u, v))
+    torch.testing.assert_close(ev.inverse_consistency(u, v, spacing=3.0), 3 * ev.inverse_consistency(u, v))
+    with pytest.raises(TypeError, match=r"rmse\(\): expected `spacing` as a number"):
+        ev.rmse(u, v, spacing="3")
+    with pytest.raises(ValueError, match=r"inverse_consistency\(\): expected `forward` and `backward` with the same batch"):
+        ev.inverse_consistency(u, torch.zeros(2, 2, 6, 7, device=device))
+    with pytest.raises(TypeError, match=r"inverse_consistency\(\): expected `forward` and `backward` of the same dtype"):
+        ev.inverse_consistency(u, v.float())

@@ -135,3 +135,26 @@ def test_jacobian_gradcheck(ndim, device):
     for stencil in ev.STENCILS:
         assert torch.autograd.gradcheck(lambda x: ev.jacobian_determinant(x, stencil=stencil), (u,))
     assert torch.autograd.gradcheck(lambda x: ev.curl(x, spacing=(1.0, 2.0, 3.0)[:ndim]), (u,))
+
+
+@pytest.mark.parametrize("name", ["jacobian_matrix", "jacobian_determinant", "curl"])
+def test_spacing_as_a_number_is_isotropic_and_a_string_is_rejected(name, device):
+    """`spacing=2.0` crashed with "'float' object is not iterable" (issue 14)."""
+    u = smooth_field(2, (6, 7), device, amplitude=1.0)
+    function = getattr(ev, name)
+    torch.testing.assert_close(function(u, spacing=2.0), function(u, spacing=(2.0, 2.0)))
+    with pytest.raises(TypeError, match=rf"{name}\(\): expected `spacing` as a number .* got the string '2,2'"):
+        function(u, spacing="2,2")
+
+
+def test_sdlogj_in_float16_is_the_float32_value(device):
+    """float16 crashed on the clipping bound 1/eps = 1e9 (issue 14); the log is taken in float32."""
+    u = smooth_field(2, (8, 9), device, amplitude=1.0, batch=2)
+    value = ev.sdlogj(u.half())
+    assert value.dtype == torch.float16
+    torch.testing.assert_close(value.float(), ev.sdlogj(u.half().float()), atol=1e-3, rtol=1e-3)
+
+
+def test_jacobian_determinant_checks_the_field_before_the_spacing(device):
+    with pytest.raises(TypeError, match=r"jacobian_determinant\(\): expected `displacement` to be a torch.Tensor"):
+        ev.jacobian_determinant([[0.0]], spacing=(1.0, 1.0))

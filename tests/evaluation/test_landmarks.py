@@ -34,3 +34,22 @@ def test_tre_direction_and_units(ndim, device):
     spacing = torch.tensor(SPACINGS[ndim], device=device)
     expected = ((fixed_points - moving_points) * spacing).norm(dim=-1)
     torch.testing.assert_close(ev.tre(fixed_points, moving_points, spacing=SPACINGS[ndim]), expected)
+
+
+def test_tre_errors_name_tre_and_reject_nan(device):
+    """They named warp_points(), and NaN landmarks gave NaN (issue 14)."""
+    p, q = torch.zeros(1, 3, 2, device=device), torch.ones(1, 3, 2, device=device)
+    with pytest.raises(ValueError, match=r"tre\(\): expected `displacement` of shape \(B, 2, H, W\)"):
+        ev.tre(p, q, torch.zeros(1, 2, 5, device=device))
+    with pytest.raises(ValueError, match=r"tre\(\): expected `fixed_points` and `displacement` with the same batch size"):
+        ev.tre(torch.zeros(2, 3, 2, device=device), torch.ones(2, 3, 2, device=device),
+               torch.zeros(3, 2, 5, 5, device=device))
+    with pytest.raises(ValueError, match=r"tre\(\): `fixed_points` contains NaN or Inf"):
+        ev.tre(torch.full((1, 3, 2), float("nan"), device=device), q)
+    with pytest.raises(ValueError, match=r"tre\(\): `moving_points` contains NaN or Inf"):
+        ev.tre(p, torch.full((1, 3, 2), float("inf"), device=device))
+    with pytest.raises(TypeError, match=r"tre\(\): expected `spacing` as a number"):
+        ev.tre(p, q, spacing="1")
+    torch.testing.assert_close(ev.tre(p, q, spacing=2.0), ev.tre(p, q, spacing=(2.0, 2.0)))
+    assert ev.tre(p.long(), q.long(), spacing=(0.5, 0.5))[0].tolist() == pytest.approx([0.5**0.5] * 3)   # integer indices
+    assert ev.tre(torch.zeros(1, 0, 2), torch.zeros(1, 0, 2), torch.zeros(1, 2, 4, 4)).shape == (1, 0)

@@ -117,3 +117,14 @@ def test_kdtree_and_cdist_agree(device):
     torch.testing.assert_close(by_cdist, expected)
     assert by_cdist.device == points.device
     torch.testing.assert_close(_nearest_distances(points.cpu(), targets.cpu(), method="kdtree"), expected.cpu())
+
+
+@pytest.mark.parametrize("name", ["hausdorff", "hd95", "assd"])
+def test_spacing_as_a_number_is_isotropic_and_a_string_is_rejected(name, device):
+    """`spacing=2.0` crashed with "'float' object is not iterable" (issue 14)."""
+    fixed = torch.zeros(1, 1, 10, 10, dtype=torch.long, device=device); fixed[..., 2:6, 3:7] = 1
+    moving = torch.roll(fixed, (1, 2), dims=(2, 3))
+    function = getattr(ev, name)
+    torch.testing.assert_close(function(fixed, moving, spacing=2.0), 2 * function(fixed, moving))
+    with pytest.raises(TypeError, match=rf"{name}\(\): expected `spacing` as a number .* got the string '1 1'"):
+        function(fixed, moving, spacing="1 1")
