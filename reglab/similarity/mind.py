@@ -74,7 +74,8 @@ def mind(image, *, radius=1, dilation=1, variant="mind"):
     ``MIND(I, x, r) = 1/n exp(-D_p(I, x, r) / V(I, x))``: ``D_p`` is the patch
     distance (mean squared difference of two ``(2·radius+1)``-wide patches),
     ``V`` the mean of ``D_p`` over the descriptor's offsets (a local noise
-    estimate) and ``n`` normalizes the largest entry to 1. A descriptor describes
+    estimate, Heinrich 2012 eq. 5) and ``n`` normalizes the largest entry to 1,
+    i.e. ``MIND = exp(-(D_p - min_r D_p) / V)``. A descriptor describes
     the *local structure* around ``x``, not its intensity, so it can be compared
     across modalities with plain SSD.
 
@@ -83,6 +84,7 @@ def mind(image, *, radius=1, dilation=1, variant="mind"):
     * ``variant="ssc"``: the self-similarity context (MIND-SSC) used in practice:
       patches at pairs of neighbours ``√2`` apart compared with each other, not
       with the centre (12 channels in 3D, 4 in 2D), which is more robust to noise at ``x``.
+      As in Heinrich's MIND-SSC code, ``V`` is the mean of ``D_p - min_r D_p`` here.
 
     ``V`` is clamped to ``[0.001, 1000]`` × its image-wide mean (not
     differentiated), as in Heinrich's code; a constant image gives all ones.
@@ -120,12 +122,12 @@ def mind(image, *, radius=1, dilation=1, variant="mind"):
     batch, channels = image.shape[:2]
     distance = _patch_distance(image, [a for a, _ in pairs], [b for _, b in pairs], radius, dilation)
     distance = distance.unflatten(1, (channels, len(pairs)))            # (B, C, n, *spatial)
-    distance = distance - distance.min(dim=2, keepdim=True).values      # = dividing by the largest exp(-D/V)
-    variance = distance.mean(dim=2, keepdim=True)
+    relative = distance - distance.min(dim=2, keepdim=True).values      # = dividing by the largest exp(-D/V)
+    variance = (distance if variant == "mind" else relative).mean(dim=2, keepdim=True)   # (B, C, 1, *spatial)
     level = variance.detach().mean()
     tiny = torch.finfo(image.dtype).tiny
     variance = variance.clamp(min=(0.001 * level).clamp_min(tiny), max=(1000 * level).clamp_min(tiny))
-    return torch.exp(-distance / variance).flatten(1, 2)
+    return torch.exp(-relative / variance).flatten(1, 2)
 
 
 def _mind_distance(fn, fixed, warped, mask, reduction, radius, dilation, variant):

@@ -10,8 +10,12 @@ from reglab import similarity as sim
 from tests.similarity.shared import SHAPES, pair
 
 
-def _np_mind(image, pairs, radius, dilation):
-    """MIND from the definition: patch SSDs of shifted (edge-replicated) images, minus their minimum, over V."""
+def _np_mind(image, pairs, radius, dilation, variant):
+    """MIND from the definition: ``exp(-D_p / V)`` divided by its largest entry, i.e. ``exp(-(D_p - min D_p) / V)``.
+
+    ``V`` is the mean of the patch distances ``D_p`` over the neighbourhood for MIND (Heinrich 2012, eq. 5), and
+    the mean of ``D_p - min D_p`` for MIND-SSC (Heinrich's MIND-SSC code); clamped to [0.001, 1000] × its mean.
+    """
     pad = dilation + radius
     padded = np.pad(image, pad, mode="edge")
     shape = image.shape
@@ -29,10 +33,9 @@ def _np_mind(image, pairs, radius, dilation):
             total += squared[tuple(slice(q, q + n) for q, n in zip(p, shape))]
         distances.append(total / (2 * radius + 1) ** image.ndim)
     d = np.stack(distances)
-    d = d - d.min(0)
-    v = d.mean(0)
+    v = d.mean(0) if variant == "mind" else (d - d.min(0)).mean(0)
     v = np.clip(v, 0.001 * v.mean(), 1000 * v.mean())
-    return np.exp(-d / v)
+    return np.exp(-d / v) / np.exp(-d / v).max(0)
 
 
 @pytest.mark.parametrize("ndim", [2, 3])
@@ -45,7 +48,7 @@ def test_mind_matches_numpy(ndim, variant, device):
     else:
         pairs = [(a, b) for a, b in itertools.combinations(units, 2) if np.sum(np.subtract(a, b) ** 2) == 2]
     assert len(pairs) == (2 * ndim if variant == "mind" else {2: 4, 3: 12}[ndim])
-    expected = _np_mind(image[0, 0].cpu().numpy(), pairs, radius=1, dilation=2)
+    expected = _np_mind(image[0, 0].cpu().numpy(), pairs, radius=1, dilation=2, variant=variant)
     actual = sim.mind(image, radius=1, dilation=2, variant=variant)[0].cpu().numpy()
     np.testing.assert_allclose(actual, expected, rtol=1e-10, atol=1e-12)
 
@@ -55,3 +58,4 @@ def test_mind_ssd_is_mean_squared_descriptor_difference(device):
     for variant, measure in (("mind", sim.mind_ssd), ("ssc", sim.mind_ssc)):
         d_f, d_m = sim.mind(fixed, variant=variant), sim.mind(warped, variant=variant)
         torch.testing.assert_close(measure(fixed, warped), ((d_f - d_m) ** 2).mean())
+
