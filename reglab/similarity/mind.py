@@ -86,8 +86,10 @@ def mind(image, *, radius=1, dilation=1, variant="mind"):
       with the centre (12 channels in 3D, 4 in 2D), which is more robust to noise at ``x``.
       As in Heinrich's MIND-SSC code, ``V`` is the mean of ``D_p - min_r D_p`` here.
 
-    ``V`` is clamped to ``[0.001, 1000]`` × its image-wide mean (not
-    differentiated), as in Heinrich's code; a constant image gives all ones.
+    ``V`` is clamped to ``[0.001, 1000]`` × its mean over the image (not
+    differentiated), as in Heinrich's code; the mean is taken per image and
+    channel, so a descriptor never depends on the other images of a batch or the
+    other channels. A constant image gives all ones.
 
     Args:
         image: ``(B, C, *spatial)``.
@@ -124,9 +126,10 @@ def mind(image, *, radius=1, dilation=1, variant="mind"):
     distance = distance.unflatten(1, (channels, len(pairs)))            # (B, C, n, *spatial)
     relative = distance - distance.min(dim=2, keepdim=True).values      # = dividing by the largest exp(-D/V)
     variance = (distance if variant == "mind" else relative).mean(dim=2, keepdim=True)   # (B, C, 1, *spatial)
-    level = variance.detach().mean()
+    level = variance.detach().flatten(2).mean(dim=2)                    # (B, C): per image and channel
+    level = level.reshape(batch, channels, *([1] * (ndim + 1)))
     tiny = torch.finfo(image.dtype).tiny
-    variance = variance.clamp(min=(0.001 * level).clamp_min(tiny), max=(1000 * level).clamp_min(tiny))
+    variance = torch.minimum(torch.maximum(variance, (0.001 * level).clamp_min(tiny)), (1000 * level).clamp_min(tiny))
     return torch.exp(-relative / variance).flatten(1, 2)
 
 

@@ -59,3 +59,18 @@ def test_mind_ssd_is_mean_squared_descriptor_difference(device):
         d_f, d_m = sim.mind(fixed, variant=variant), sim.mind(warped, variant=variant)
         torch.testing.assert_close(measure(fixed, warped), ((d_f - d_m) ** 2).mean())
 
+
+@pytest.mark.parametrize("variant", ["mind", "ssc"])
+def test_mind_of_an_image_does_not_depend_on_the_batch(variant, device):
+    # the clamp level of V was averaged over the batch: a low-contrast image batched with a high-contrast one
+    # had its V clamped up and its descriptor flattened (mind_ssc of the low-contrast pair: 0.156 alone, 4e-10 batched)
+    low = pair(device, 2, batch=1)
+    high = tuple(1000 * image for image in pair(device, 2, batch=1))
+    fixed, warped = (torch.cat([a, b]) for a, b in zip(low, high))
+    torch.testing.assert_close(sim.mind(fixed, variant=variant)[:1], sim.mind(low[0], variant=variant))
+    measure = sim.mind_ssd if variant == "mind" else sim.mind_ssc
+    torch.testing.assert_close(measure(fixed, warped, reduction="none")[:1], measure(*low, reduction="none"))
+    # and channels are independent images: a two-channel descriptor is the two one-channel descriptors
+    channels = torch.cat([low[0], high[0]], dim=1)
+    torch.testing.assert_close(sim.mind(channels, variant=variant),
+                               torch.cat([sim.mind(low[0], variant=variant), sim.mind(high[0], variant=variant)], 1))
