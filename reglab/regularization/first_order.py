@@ -7,8 +7,12 @@ penalty        formula (mean over the grid)                                     
 ``elastic``    ``α (div u)² + β/2 Σ_j Σ_k (∂u_j/∂x_k + ∂u_k/∂x_j)²``               translations, rotations (infinitesimal)
 =============  ==================================================================  =======================================
 
-The lecture writes them for ``y(x) = x + u(x)``; the identity part adds a
-constant, so reglab differentiates ``u``: a translation costs exactly 0.
+The lecture writes them for ``y(x) = x + u(x)``. The identity part does not
+add a constant: since ``|I + ∇u|² = ndim + 2 div u + |∇u|²``, diffusion of ``y``
+is diffusion of ``u`` plus ``ndim + 2·mean(div u)``, a term that rewards
+compression (``div u < 0``) and whose gradient is not zero. So reglab
+differentiates ``u`` alone: a translation costs exactly 0, and no term favours
+shrinking.
 Diffusion uses forward differences, elastic the cell-centred gradient
 (:mod:`reglab.regularization._differences` describes both stencils). Unitless
 with ``spacing``.
@@ -23,6 +27,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab.regularization._differences import _cell_jacobian, _per, _prepare, _reduce
+from reglab.validation import check_number
 
 
 def _mean_square_difference(field, axis):
@@ -96,6 +101,8 @@ def elastic(displacement, *, alpha=1.0, beta=1.0, spacing=None, reduction="mean"
     ndim, field, s = _prepare("elastic", displacement, spacing, reduction, 1)
     if not (alpha >= 0 and beta >= 0):
         raise ValueError(f"elastic(): expected weights `alpha` >= 0 and `beta` >= 0, got {alpha!r} and {beta!r}.")
+    check_number("elastic", "alpha", alpha, minimum=0)
+    check_number("elastic", "beta", beta, minimum=0)
     gradient = _cell_jacobian(field, s)                                  # (B, j, k, *cells)
     divergence = gradient.diagonal(dim1=1, dim2=2).sum(dim=-1)           # (B, *cells)
     strain = gradient + gradient.transpose(1, 2)

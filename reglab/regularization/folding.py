@@ -13,6 +13,7 @@ References:
 import torch
 
 from reglab.regularization._differences import _cell_jacobian, _prepare, _reduce
+from reglab.validation import check_number
 
 
 def _determinant(m):
@@ -50,8 +51,7 @@ def folding_penalty(displacement, *, margin=0.0, reduction="mean"):
     Lab 04; reglab.evaluation counts folds. Reference: Mok & Chung 2020 (LapIRN).
     """
     ndim, field, _ = _prepare("folding_penalty", displacement, None, reduction, 1)
-    if not margin >= 0:
-        raise ValueError(f"folding_penalty(): expected `margin` >= 0, got {margin!r}.")
+    check_number("folding_penalty", "margin", margin, minimum=0)
     eye = torch.eye(ndim, device=field.device, dtype=field.dtype).reshape(1, ndim, ndim, *([1] * ndim))
     determinant = _determinant(eye + _cell_jacobian(field, None))
     return _reduce(torch.relu(margin - determinant).flatten(1).mean(dim=1), reduction)

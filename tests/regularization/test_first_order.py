@@ -87,3 +87,35 @@ def test_gradcheck(penalty, ndim, device):
     u = (0.3 * torch.randn(1, ndim, *size, device=device, dtype=torch.float64)).requires_grad_(True)
     function = lambda v: penalty(v, spacing=(0.9, 1.1, 1.3)[:ndim])  # noqa: E731
     assert torch.autograd.gradcheck(function, (u,), eps=1e-6, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- issue 14
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_diffusion_of_y_adds_ndim_plus_twice_the_mean_divergence(ndim, device):
+    """The module's claim: differentiating y = x + u instead of u adds ndim + 2·mean(div u), which is not a constant."""
+    x = _grid(device, ndim)
+    offsets = []
+    for seed in (0, 1):
+        u = _random(ndim, device, x.shape, seed=seed)
+        mean_divergence = sum(u[:, k].diff(dim=k + 1).mean() for k in range(ndim))   # forward differences
+        offset = diffusion(x + u) - diffusion(u)
+        torch.testing.assert_close(offset, ndim + 2 * mean_divergence)
+        offsets.append(float(offset))
+    assert abs(offsets[0] - offsets[1]) > 1e-3                           # depends on u: not a constant
+
+
+@pytest.mark.parametrize("name", ["diffusion", "elastic"])
+def test_spacing_as_a_number_is_isotropic_and_bad_weights_are_named(name, device):
+    """`spacing=2.0` crashed with "'float' object is not iterable" (issue 14)."""
+    u = torch.randn(2, 2, 6, 7, device=device, dtype=torch.float64)
+    function = {"diffusion": diffusion, "elastic": elastic}[name]
+    torch.testing.assert_close(function(u, spacing=2.0), function(u, spacing=(2.0, 2.0)))
+    with pytest.raises(TypeError, match=rf"{name}\(\): expected `spacing` as a number .* got the string '2'"):
+        function(u, spacing="2")
+
+
+def test_elastic_rejects_infinite_weights(device):
+    with pytest.raises(ValueError, match=r"elastic\(\): expected `alpha` to be a finite number >= 0, got inf"):
+        elastic(torch.zeros(1, 2, 4, 4, device=device), alpha=float("inf"))

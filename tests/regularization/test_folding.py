@@ -9,7 +9,7 @@ from tests.regularization._fields import SIZES, _grid, _linear, _random, _rotati
 
 def test_errors(device):
     u = torch.zeros(1, 2, 6, 6, device=device)
-    with pytest.raises(ValueError, match=r"folding_penalty\(\): expected `margin` >= 0"):
+    with pytest.raises(ValueError, match=r"folding_penalty\(\): expected `margin` to be a finite number >= 0"):
         folding_penalty(u, margin=-0.1)
 
 
@@ -50,3 +50,9 @@ def test_gradcheck(ndim, device):
     u = (0.3 * torch.randn(1, ndim, *size, device=device, dtype=torch.float64)).requires_grad_(True)
     function = lambda v: folding_penalty(v, margin=1.0)          # noqa: E731  (active everywhere)
     assert torch.autograd.gradcheck(function, (u,), eps=1e-6, atol=1e-6)
+
+
+def test_folding_penalty_rejects_an_infinite_margin(device):
+    from reglab.regularization import folding_penalty
+    with pytest.raises(ValueError, match=r"folding_penalty\(\): expected `margin` to be a finite number >= 0, got inf"):
+        folding_penalty(torch.zeros(1, 2, 4, 4, device=device), margin=float("inf"))

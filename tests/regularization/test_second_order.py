@@ -110,3 +110,14 @@ def test_gradcheck(penalty, ndim, device):
     u = (0.3 * torch.randn(1, ndim, *size, device=device, dtype=torch.float64)).requires_grad_(True)
     function = lambda v: penalty(v, spacing=(0.9, 1.1, 1.3)[:ndim])  # noqa: E731
     assert torch.autograd.gradcheck(function, (u,), eps=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["bending_energy", "curvature"])
+def test_spacing_as_a_number_is_isotropic(name, device):
+    """`spacing=2.0` crashed with "'float' object is not iterable" (issue 14)."""
+    from reglab import regularization
+    u = torch.randn(1, 3, 5, 6, 7, device=device, dtype=torch.float64)
+    function = getattr(regularization, name)
+    torch.testing.assert_close(function(u, spacing=2.0), function(u) / 4)      # u · 2 mm over (2 mm)², squared
+    with pytest.raises(TypeError, match=rf"{name}\(\): expected `spacing` as a number"):
+        function(u, spacing="2")

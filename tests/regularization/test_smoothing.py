@@ -57,3 +57,25 @@ def test_input_not_modified(device):
     copy = u.clone()
     gaussian_smoothing(u, 1.0)
     assert torch.equal(u, copy)
+
+
+def test_scipy_agrees_only_with_truncate_3(device):
+    """SciPy's default truncate is 4 (a wider kernel): equality needs truncate=3 on SciPy's side (issue 14)."""
+    u = torch.randn(1, 2, 15, 16, device=device, dtype=torch.float64)
+    ours = gaussian_smoothing(u, 1.5)[0, 0].cpu().numpy()
+    image = u[0, 0].cpu().numpy()
+    np.testing.assert_allclose(ours, scipy.ndimage.gaussian_filter(image, 1.5, mode="nearest", truncate=3.0), atol=1e-12)
+    assert np.abs(ours - scipy.ndimage.gaussian_filter(image, 1.5, mode="nearest")).max() > 1e-4
+    np.testing.assert_allclose(gaussian_smoothing(u, 1.5, truncate=4.0)[0, 0].cpu().numpy(),
+                               scipy.ndimage.gaussian_filter(image, 1.5, mode="nearest"), atol=1e-12)
+
+
+def test_spacing_number_and_bad_arguments_are_named(device):
+    u = torch.randn(1, 2, 6, 7, device=device, dtype=torch.float64)
+    torch.testing.assert_close(gaussian_smoothing(u, 2.0, spacing=2.0), gaussian_smoothing(u, 1.0))
+    with pytest.raises(TypeError, match=r"gaussian_smoothing\(\): expected `spacing` as a number"):
+        gaussian_smoothing(u, 1.0, spacing="2")
+    with pytest.raises(ValueError, match=r"gaussian_smoothing\(\): expected `sigma` >= 0.*got '12'"):
+        gaussian_smoothing(u, "12")
+    with pytest.raises(ValueError, match=r"gaussian_smoothing\(\): expected `truncate` to be a finite number >= 0"):
+        gaussian_smoothing(u, 1.0, truncate=float("nan"))
