@@ -1,10 +1,10 @@
-"""Tests for the Lab 00 checkers (reglab.checks.lab00): right answers pass, typical mistakes get their hint."""
+"""Tests for the Lab 00 checkers (reglab.course.checks.lab00): right answers pass, typical mistakes get their hint."""
 
 import pytest
 import torch
 
 from reglab import regularization, similarity, warp
-from reglab.checks import lab00
+from reglab.course.checks import lab00
 
 
 def _stub(*args):

@@ -10,7 +10,7 @@ from nbclient import NotebookClient
 
 from reglab.course import BEGIN, END, SETUP_CELL, build, colab_url, solution_regions, strip_solutions
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 NAMES = [path.name for path in SOLUTIONS]
 

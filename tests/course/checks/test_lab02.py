@@ -1,8 +1,8 @@
-"""Tests for the Lab 02 checkers (reglab.checks.lab02): right answers pass, typical mistakes fail with their hint."""
+"""Tests for the Lab 02 checkers (reglab.course.checks.lab02): right answers pass, typical mistakes fail with their hint."""
 
 import torch
 
-from reglab.checks import lab02
+from reglab.course.checks import lab02
 from reglab.transforms import bspline_basis, bspline_points, quaternion_to_matrix, rotation_matrix_2d
 from reglab.transforms.base import about_center
 

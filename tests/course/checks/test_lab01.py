@@ -3,7 +3,7 @@
 import torch
 
 from reglab import fields, grid, warping
-from reglab.checks import lab01
+from reglab.course.checks import lab01
 from reglab.io import Geometry
 
 
