@@ -24,7 +24,7 @@ How a notebook is laid out (the tests check it):
 3. sections with one idea per cell; each exercise is a markdown banner
    ``### Exercise N.M — ...`` with its contract, a code cell that defines the
    student's function around the solution markers, and a cell that calls its
-   checker from ``reglab.checks.labNN``. Later cells use reglab's own functions.
+   checker from ``reglab.course.checks.labNN``. Later cells use reglab's own functions.
 """
 
 import argparse
