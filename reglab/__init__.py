@@ -16,7 +16,7 @@ Small modules, one concept each, in lecture order (imports flow downwards only):
 * :mod:`reglab.networks` - UNet, ResUNet, VoxelMorph, LapIRN, HyperMorph, SymNet, GAN, TransMorph
 * :mod:`reglab.training` - supervised, unsupervised and adversarial training, instance optimisation
 * :mod:`reglab.devices` - the device the labs compute on
-* :mod:`reglab.course`, :mod:`reglab.checks`, :mod:`reglab.grading` - the course: labs, checkers, grading
+* :mod:`reglab.course` - the course on top of the library: labs (``build``), checkers (``checks``), ``grading``
 * :mod:`reglab.cli` - the ``reglab`` command line (``reglab register``, ``reglab grade``)
 
 ``reglab.warp``, ``reglab.warp_points`` and ``reglab.register`` are available at the top level, and the
