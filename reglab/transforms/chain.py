@@ -8,19 +8,43 @@ affine ``y2`` is estimated between the fixed image and the rigidly warped moving
 image, so it acts on fixed points *before* ``y1``; a B-spline ``y3`` estimated
 last acts first. Write ``Chain(rigid, affine, bspline)``.
 
-The displacement is :func:`reglab.fields.compose` of the models' displacements,
-``compose(u1, compose(u2, u3))``, which interpolates ``u1`` and ``u2`` linearly
-between voxels; that is exact for the linear models (inside the grid), so with
-the deformable model last the chain's displacement is exact.
+The displacement is built from the last model outwards: each linear model
+(rigid, affine) is *evaluated* at the points mapped so far, ``A (x + u(x)) + t``,
+which is exact everywhere, also where the points leave the grid; any other model
+is composed with :func:`reglab.fields.compose` (its field interpolated linearly
+between voxels, border values outside). So a chain of linear models with one
+deformable model last, the result of a rigid → affine → B-spline registration, is
+exact at every voxel and agrees with its ITK ``CompositeTransform``.
 :meth:`Chain.transform_points` applies the models one after the other, exactly.
 
 Lab 02 ("Transformation models") uses this module.
 """
 
+import torch
 from torch import nn
 
 from reglab.fields import compose
-from reglab.transforms.base import Transform
+from reglab.grid import identity_grid
+from reglab.transforms.base import LinearTransform, Transform
+
+
+def _map_linear(transform, displacement):
+    """The displacement of ``transform ∘ (id + displacement)`` for a linear model, evaluated exactly.
+
+    ``displacement`` ``(B, ndim, *size)`` lives on a grid over the model's field of view (its own grid or a
+    pyramid level, first and last voxel centres shared); points are taken to the model's voxels, mapped by
+    ``[A | t]`` and brought back.
+    """
+    size = displacement.shape[2:]
+    ndim = len(size)
+    scale = torch.tensor([(n - 1) / max(m - 1, 1) for n, m in zip(transform.size, size)],
+                         device=displacement.device, dtype=displacement.dtype).reshape(1, ndim, *([1] * ndim))
+    x = identity_grid(size, device=displacement.device, dtype=displacement.dtype)      # (1, ndim, *size)
+    points = (x + displacement) * scale                                                # model voxels
+    matrix = transform.matrix().to(displacement.dtype)                                 # (B, ndim, ndim + 1)
+    mapped = torch.einsum("bij,bj...->bi...", matrix[:, :, :-1], points) + matrix[:, :, -1].reshape(
+        -1, ndim, *([1] * ndim))
+    return mapped / scale - x
 
 
 class Chain(Transform):
@@ -54,10 +78,17 @@ class Chain(Transform):
         self.transforms = nn.ModuleList(transforms)
 
     def forward(self, size=None):
-        """``compose(u1, compose(u2, … un))`` on the grid ``size`` (default: the models' own)."""
+        """The displacement of ``y1 ∘ … ∘ yn`` on the grid ``size`` (default: the models' own), ``(B, ndim, *size)``.
+
+        Linear models are evaluated at the mapped points (exact); other models are composed,
+        ``compose(u_k, ·)`` (interpolated).
+        """
         displacement = self.transforms[-1](size)
         for transform in reversed(self.transforms[:-1]):
-            displacement = compose(transform(size), displacement)
+            if isinstance(transform, LinearTransform):
+                displacement = _map_linear(transform, displacement)
+            else:
+                displacement = compose(transform(size), displacement)
         return displacement
 
     def displacement(self):
