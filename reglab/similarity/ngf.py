@@ -19,9 +19,13 @@ from reglab.similarity._reduction import _check_pair, _reduce, _weighted_mean
 
 
 def _image_gradient(image):
-    """Central differences (one-sided at the borders) along every spatial axis: ``(B, C, ndim, *spatial)``."""
-    spatial = tuple(range(2, image.dim()))
-    return torch.stack(torch.gradient(image, dim=spatial), dim=2)
+    """Central differences (one-sided at the borders) along every spatial axis: ``(B, C, ndim, *spatial)``.
+
+    An axis of 1 voxel has no neighbour to differ from: its derivative is 0.
+    """
+    derivatives = [torch.gradient(image, dim=axis)[0] if image.shape[axis] > 1 else torch.zeros_like(image)
+                   for axis in range(2, image.dim())]
+    return torch.stack(derivatives, dim=2)
 
 
 def ngf(fixed, warped, *, eps=0.01, mask=None, reduction="mean"):
@@ -31,7 +35,8 @@ def ngf(fixed, warped, *, eps=0.01, mask=None, reduction="mean"):
     Two images match when their edges are parallel (or anti-parallel: the square
     ignores the contrast direction), whatever their intensities. The lecture writes
     the sum; dividing by ``N`` keeps the value in ``[0, 1]`` for any image size.
-    Gradients are central differences (one-sided at the borders), in intensity per voxel.
+    Gradients are central differences (one-sided at the borders), in intensity per voxel;
+    0 along an axis of a single voxel.
 
     Args:
         fixed, warped, mask, reduction: as :func:`ssd`.

@@ -75,3 +75,36 @@ def test_mi_maximal_at_alignment(device):
     t1, _ = phantom(device, 2)
     values = [sim.mi(t1, torch.roll(t1, s, dims=3)).item() for s in range(-3, 4)]
     assert int(np.argmax(values)) == 3
+
+
+# ----------------------------------------------------------------------------- issue 14
+
+
+def _entropy(p):
+    return float(-torch.special.xlogy(p, p).sum())
+
+
+def test_parzen_mi_of_an_image_with_itself_is_below_its_entropy_and_nmi_below_2():
+    """What the docstrings say: MI(F, F) < H(F) and NMI(F, F) < 2 for a Parzen estimate (the issue's numbers)."""
+    f = torch.rand(1, 1, 64, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    p = sim.joint_histogram(f, f, bins=32)[0, 0]
+    h_f, h_ff = _entropy(p.sum(dim=-1)), _entropy(p)
+    assert h_ff > h_f + 1.0                                                     # the kernel smears the diagonal
+    assert round(h_f, 2) == 3.41 and round(sim.mi(f, f).item(), 2) == 2.20 and round(sim.nmi(f, f).item(), 2) == 1.48
+    values = [sim.nmi(f, f, bins=bins).item() for bins in (8, 32, 128, 512)]
+    assert values == sorted(values) and 1 < values[0] and values[-1] < 2        # towards 2 only as bins grow
+
+
+@pytest.mark.parametrize("name", ["mi", "nmi"])
+def test_bins_and_range_errors_name_the_measure(name, device):
+    """mi(bins=2) blamed joint_histogram() (issue 14)."""
+    f = torch.rand(1, 1, 8, 8, device=device)
+    function = getattr(sim, name)
+    with pytest.raises(ValueError, match=rf"{name}\(\): expected `bins` to be an int >= 5, got 2"):
+        function(f, f, bins=2)
+    with pytest.raises(ValueError, match=rf"{name}\(\): expected `fixed_range` as \(low, high\)"):
+        function(f, f, fixed_range="ab")
+    with pytest.raises(ValueError, match=rf"{name}\(\): expected `warped_range` as \(low, high\)"):
+        function(f, f, warped_range=(0.0, float("inf")))
+    with pytest.raises(ValueError, match=rf"{name}\(\): expected a non-empty `fixed`"):
+        function(f[..., :0], f[..., :0])

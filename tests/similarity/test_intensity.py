@@ -47,3 +47,11 @@ def test_ncc_invariant_to_affine_intensity_change(ndim, device):
         torch.testing.assert_close(measure(fixed, 3.5 * warped - 2), base)
         torch.testing.assert_close(measure(fixed, -3.5 * warped - 2), -base)
     torch.testing.assert_close(sim.local_ncc(fixed, -warped, window=3, squared=True), sim.local_ncc(fixed, warped, window=3, squared=True))
+
+
+@pytest.mark.parametrize("name", ["ssd", "mse", "sad", "ncc"])
+def test_empty_images_are_rejected_by_name(name, device):
+    """ncc() crashed inside amax(), mse() returned NaN (issue 14)."""
+    empty = torch.zeros(1, 1, 0, 5, device=device)
+    with pytest.raises(ValueError, match=rf"{name}\(\): expected a non-empty `fixed`"):
+        getattr(sim, name)(empty, empty)

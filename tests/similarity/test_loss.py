@@ -48,7 +48,7 @@ def test_errors(device):
         sim.local_ncc(fixed, fixed, window=4)
     with pytest.raises(ValueError, match=r"ngf\(\): expected `eps` > 0"):
         sim.ngf(fixed, fixed, eps=0)
-    with pytest.raises(ValueError, match=r"joint_histogram\(\): expected `bins`"):
+    with pytest.raises(ValueError, match=r"mi\(\): expected `bins`"):
         sim.mi(fixed, fixed, bins=3)
     with pytest.raises(ValueError, match=r"high > low"):
         sim.nmi(fixed, fixed, fixed_range=(1, 0))
