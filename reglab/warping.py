@@ -41,8 +41,15 @@ def warp(moving, displacement, *, mode="linear", padding="zeros"):
             indicator is warped linearly and every voxel takes the label with the
             largest share; smoother boundaries than nearest, and it still never
             averages label values, e.g. 1 and 3 into 2).
-        padding: value outside the moving image: ``"zeros"`` (as SimpleITK's
-            ``Resample``), ``"border"`` (repeat the edge) or ``"reflection"``.
+        padding: value outside the moving image: ``"zeros"``, ``"border"`` (repeat
+            the edge) or ``"reflection"``. ``"zeros"`` interpolates the image extended
+            by zeros: a value fades linearly from the edge voxel's to 0 over the first
+            voxel outside (the border-padded value × ``Π_i (1 - d_i)``, ``d_i`` the distance
+            outside along axis ``i``), so it is continuous in ``u``, as the optimisers
+            need. SimpleITK's ``Resample`` (default value 0) differs in that band: it
+            repeats the edge voxel up to half a voxel outside and gives 0 beyond (a ones
+            image shifted by -0.3 voxel: 0.7 here, 1.0 in ITK, at the first voxel); both
+            agree inside the image and from one voxel outside on.
 
     Returns:
         Tensor shaped like ``moving`` (batch broadcast), same dtype. Integer label

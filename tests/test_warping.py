@@ -104,6 +104,33 @@ def test_matches_simpleitk_resample(size, spacing, device):
     assert torch.allclose(warped[inside], expected[inside], atol=1e-5)
 
 
+@pytest.mark.parametrize("size,spacing", [((14, 17), (1.5, 0.8)), ((9, 12, 10), (2.0, 1.2, 0.7))])
+def test_zeros_padding_against_simpleitk_in_the_border_band(size, spacing, device):
+    """Oracle outside the image: SimpleITK's Resample repeats the edge voxel up to half a voxel out, then gives 0;
+    reglab's zeros padding fades linearly: the border-padded value × Π_i (1 - distance outside along axis i)."""
+    ndim = len(size)
+    geometry = Geometry(spacing, tuple(range(3, 3 + ndim)), tuple(np.eye(ndim).flatten().tolist()))
+    moving = 0.5 + torch.rand(1, 1, *size, dtype=torch.float64)
+    u = smooth_field(1, size, 1.0, "cpu", torch.float64)
+    transform = displacement_to_itk(u, geometry, geometry)
+    reference = sitk.Resample(to_sitk(moving, geometry), to_sitk(moving, geometry), transform,
+                              sitk.sitkLinear, 0.0, sitk.sitkFloat64)
+    expected = from_sitk(reference).data
+    zeros = reglab.warp(moving.to(device), u.to(device)).cpu()
+    border = reglab.warp(moving.to(device), u.to(device), padding="border").cpu()
+    x = identity_grid(size, dtype=torch.float64) + u
+    upper = torch.tensor(size, dtype=torch.float64).reshape(1, ndim, *[1] * ndim) - 1
+    outside = (-x).clamp(min=0) + (x - upper).clamp(min=0)                      # (1, ndim, *size) voxels
+    band = ((outside.amax(1, keepdim=True) > 0) & (outside.amax(1, keepdim=True) < 0.49))
+    beyond = outside.amax(1, keepdim=True) > 0.51
+    assert band.sum() >= 5 and beyond.sum() >= 5                                # the field reaches both
+    torch.testing.assert_close(border[band], expected[band])                    # ITK: the edge value ...
+    torch.testing.assert_close(expected[beyond], torch.zeros_like(expected[beyond]))   # ... then 0
+    fade = (1 - outside).clamp(min=0).prod(1, keepdim=True)
+    torch.testing.assert_close(zeros, border * fade)                            # reglab: a linear fade
+    assert (zeros[band] - expected[band]).abs().max() > 0.05                    # so they differ in the band
+
+
 def test_warp_gradcheck(device):
     moving = torch.rand(1, 1, 5, 6, dtype=torch.float64, device=device, requires_grad=True)
     u = (0.3 + 0.4 * torch.rand(1, 2, 5, 6, dtype=torch.float64, device=device)).requires_grad_()
