@@ -123,7 +123,15 @@ class LapIRN(RegistrationNetwork):
                                   [LevelNetwork(ndim, 2 + ndim, width, blocks) for _ in range(levels - 1)])
 
     def pyramid(self, fixed, moving):
-        """The field of every level, coarsest first: a list of ``(B, ndim, *spatial / 2**(levels-1-k))``."""
+        """The field of every level, coarsest first, in voxels of its own level.
+
+        The images are first zero-padded at the end of every axis to ``padded``, the
+        next multiple of ``2**levels`` (:meth:`pad`). Level ``k < levels - 1`` returns
+        its field on that padded grid, ``(B, ndim, *padded / 2**(levels-1-k))``; only
+        the last (finest) field is cropped back to the input's ``(B, ndim, *spatial)``.
+        Crop a coarse field yourself (its first ``ceil(n / 2**(levels-1-k))`` voxels per
+        axis) before comparing it with a downsampled image of the original size.
+        """
         self.check_pair(fixed, moving)
         size = fixed.shape[2:]
         fields = self._pyramid(self.pad(fixed), self.pad(moving))

@@ -42,8 +42,10 @@ class SymNet(RegistrationNetwork):
     Lab 07. Reference: T. C. W. Mok, A. C. S. Chung, "Fast symmetric diffeomorphic image registration
     with convolutional neural networks", CVPR 2020. Structure checked against cwmok/Fast-Symmetric-
     Diffeomorphic-Image-Registration-with-Convolutional-Neural-Networks Code/Models.py (``SYMNet``:
-    a UNet that outputs the two velocities to the mean space, integrated by scaling and squaring,
-    with a magnitude loss pushing ``v_XY ≈ -v_YX``); here that constraint holds exactly by construction.
+    a UNet that outputs the two velocities to the mean space, integrated by scaling and squaring).
+    The paper's magnitude loss ``|Σ|v_XY| - Σ|v_YX|| / N`` only equalises the two fields' L1 norms
+    (their total size); it does not push ``v_XY ≈ -v_YX``. Here the velocity is antisymmetric,
+    ``v(M, F) = -v(F, M)``, by construction, which implies equal norms and more.
     """
 
     def __init__(self, ndim, *, features=(8, 16, 32, 32), steps=7):

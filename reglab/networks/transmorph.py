@@ -199,7 +199,6 @@ class TransMorph(RegistrationNetwork):
         for skip in reversed(dims[:-1]):                                   # token stages, coarse to fine
             self.decoder.append(ConvBlock(ndim, previous + skip, skip))
             previous = skip
-        self.levels_between = int(math.log2(patch)) - 1                    # plain upsamplings from 1/patch to 1/2
         self.up_half = ConvBlock(ndim, previous + stem, stem)
         self.up_full = ConvBlock(ndim, stem + stem // 2, stem // 2)
         self.head = FlowHead(ndim, stem // 2)
