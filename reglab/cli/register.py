@@ -1,52 +1,68 @@
-"""The ``reglab`` command line: ``reglab register FIXED MOVING --out DIR`` and ``reglab grade SUBMISSIONS --lab NN``.
+"""``reglab register FIXED MOVING --out DIR``: classical registration of two image files, outputs whole or absent.
 
-Every subcommand is a function ``add_NAME_parser(subparsers)`` that adds its
-parser and sets ``handler`` (a function of the parsed arguments that returns an
-exit code). :data:`COMMANDS` lists them; a new subcommand is one more line there.
+What it does, in order (each step stops with one clear line when something is wrong):
 
-Examples::
+1. options checked (names, numbers, ``--device``); ``--out`` checked *writable* by creating its staging
+   folder beside it (:mod:`reglab.cli.outputs`);
+2. files read and checked (:mod:`reglab.cli.inputs`): 4D series, truncated files, constant images, physical
+   overlap and extents, masks and labels on other grids (resampled through their geometry);
+3. free space checked, then :func:`reglab.registration.register` runs stage by stage (``--transform
+   affine+bspline``) on intensities rescaled to [0, 1], one progress bar per stage, kept as a one-line record;
+4. everything written into the staging folder and read back, then moved into ``--out`` at once.
 
-    reglab register                                   # the demo: an embedded brain pair, results in ./reglab_output
-    reglab register fixed.nii.gz moving.nii.gz --out result
-    reglab register t1.nii.gz t2.nii.gz --out result --transform rigid+affine+bspline --similarity mi
-    reglab register --help
-
-Lab 05 ("Classical registration") shows the same steps in Python (:mod:`reglab.registration`).
+The warped image and labels are made from the written ``transform.h5`` (:mod:`reglab.cli.resample`), so
+they are what any ITK-based tool makes of it. Lab 05 shows the same steps in Python.
 """
 
 import argparse
+import math
 import sys
+import time
 from pathlib import Path
 
+import numpy as np
+import SimpleITK as sitk
 import torch
 
-from reglab.course.grading import add_grade_parser
+from reglab.cli.errors import CommandError
+from reglab.cli.inputs import check_overlap, describe, index_to_physical, parse_device, read_intensities, \
+    read_labels, read_sitk, same_grid, warn
+from reglab.cli.outputs import OutputFolder
+from reglab.cli.resample import identity, resample_intensities, resample_labels
+from reglab.cli.stages import run_stages, stage_options
+from reglab.cli.summary import before, label_metrics, metrics_of, print_summary, warn_implausible
 
-OUTPUTS = ("warped.nii.gz", "displacement.nii.gz", "transform.h5", "overlay.png")
-"""What ``reglab register`` writes into ``--out``."""
+OUTPUTS = ("warped.nii.gz", "displacement.nii.gz", "transform.h5", "overlay.png", "metrics.json")
+"""What ``reglab register`` always writes into ``--out``."""
 
-DEFORMABLE = ("bspline", "dense", "svf", "local_affine")
+LABEL_OUTPUT = "warped_labels.nii.gz"
+DEMO_OUTPUTS = ("fixed.nii.gz", "moving.nii.gz")
 
-DEFAULT_WEIGHTS = {"bending_energy": 100.0, "curvature": 100.0}
-"""Regularization weights that suit a 1-2 mm brain pair (second-order penalties are small numbers in voxels)."""
+FIELD_MODELS = ("dense", "svf", "local_affine")
+"""Models exported as a displacement field (a large transform.h5)."""
 
 REGISTER_HELP = """\
 Register MOVING onto FIXED and write into DIR:
-  warped.nii.gz        the moving image resampled onto the fixed image's grid
-  displacement.nii.gz  the displacement field in mm on the fixed grid (ITK convention: fixed point p
-                       maps to the moving point p + d(p))
-  transform.h5         the ITK transform (SimpleITK, 3D Slicer, ANTs, elastix tools read it); it
-                       moves fixed physical points to moving physical points
-  overlay.png          fixed (green) / moving (magenta) before and after registration
+  warped.nii.gz         the moving image's own intensities resampled onto the fixed image's grid (float32)
+  warped_labels.nii.gz  with --moving-labels: the moving labels on the fixed grid (label-preserving, same type)
+  displacement.nii.gz   the displacement field in mm on the fixed grid (ITK convention: fixed point p
+                        maps to the moving point p + d(p))
+  transform.h5          the ITK transform (SimpleITK, 3D Slicer, ANTs, elastix tools read it); it moves
+                        fixed physical points to moving physical points; `reglab apply` applies it
+  overlay.png           fixed (green) / moving (magenta) before and after registration
+  metrics.json          similarity before/after, % folding, time per stage; with --fixed-labels too,
+                        Dice per label and HD95 in mm before and after
 
-Images may be in any format SimpleITK reads (NIfTI, NRRD, MHA, DICOM folder, PNG, ...); the two
-images may have different grids (spacing, origin, direction): they register in physical space.
-Without FIXED and MOVING, the demo registers an embedded brain slice to a synthetic T2-weighted
-copy of it that was moved and deformed, and also writes fixed.nii.gz and moving.nii.gz.
+The outputs appear together or not at all: they are written into a hidden folder beside DIR and moved
+into place when all are complete (Ctrl-C, an error or a full disk leave DIR as it was; exit code 130
+after Ctrl-C). Images may be in any format SimpleITK reads (NIfTI, NRRD, MHA, DICOM folder, PNG, ...)
+and on different grids: they register in physical space. Without FIXED and MOVING, the demo registers
+an embedded brain slice to a moved, deformed T2-like copy and also writes fixed.nii.gz and moving.nii.gz.
 
-Defaults suit a typical brain MRI pair: affine then B-spline (10 mm control spacing), Mattes-like
-mutual information (works within and across contrasts), bending energy with weight 100, a 3-level
-pyramid, Adam. Intensities are rescaled to [0, 1] (0.5th to 99.5th percentile) first.
+Defaults suit a typical brain MRI pair: affine then B-spline (control points every 10 mm), Mattes-like
+mutual information (within and across contrasts), bending energy with weight 100, a 3-level pyramid,
+Adam. Registration runs on intensities rescaled to [0, 1] (0.5th to 99.5th percentile); the outputs
+keep the files' own values.
 """
 
 
@@ -59,7 +75,11 @@ def add_register_parser(subparsers):
     parser.add_argument("moving", nargs="?", help="the moving image file, to be aligned to the fixed one")
     parser.add_argument("--out", default="reglab_output", metavar="DIR",
                         help="output folder (created; default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="overwrite existing outputs in DIR")
+    parser.add_argument("--force", action="store_true", help="replace the outputs of an earlier run in DIR")
+    parser.add_argument("--moving-labels", metavar="FILE",
+                        help="a label map of the moving image (any grid): warped into warped_labels.nii.gz")
+    parser.add_argument("--fixed-labels", metavar="FILE",
+                        help="a label map of the fixed image: Dice and HD95 per label before and after")
     parser.add_argument("--transform", default="affine+bspline", metavar="MODELS",
                         help="the model, or stages joined by '+', from rigid, affine, local_affine, bspline, dense, "
                              "svf (default: %(default)s)")
@@ -72,76 +92,107 @@ def add_register_parser(subparsers):
     parser.add_argument("--weight", type=float, default=None,
                         help="regularization weight λ (default: 100 for bending_energy and curvature, 1 otherwise)")
     parser.add_argument("--grid-spacing", type=float, default=10.0, metavar="MM",
-                        help="B-spline control point spacing in mm (default: %(default)s)")
+                        help="B-spline control point spacing in mm, rounded to whole voxels of the fixed image "
+                             "per axis (default: %(default)s)")
     parser.add_argument("--levels", type=int, default=3, help="pyramid levels (default: %(default)s)")
-    parser.add_argument("--iterations", type=int, default=100, help="iterations per level and stage (default: %(default)s)")
+    parser.add_argument("--iterations", type=int, default=100,
+                        help="iterations per level and stage (default: %(default)s)")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs", "gd"),
                         help="optimizer (default: %(default)s)")
-    parser.add_argument("--fixed-mask", metavar="FILE", help="only voxels inside this mask (fixed grid) count")
+    parser.add_argument("--fixed-mask", metavar="FILE",
+                        help="only voxels inside this mask (non-zero) count; another grid is resampled onto the "
+                             "fixed one through the geometry")
     parser.add_argument("--device", default=None,
                         help="torch device, e.g. cpu or the name PyTorch gives your GPU (default: the GPU if any)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
-    parser.set_defaults(handler=run_register)
+    parser.add_argument("--quiet", action="store_true", help="no progress bars and no summary")
+    parser.set_defaults(handler=run_register, atomic=True)
     return parser
 
 
-COMMANDS = {"register": add_register_parser, "grade": add_grade_parser}
-"""Subcommand name → the function that adds its parser."""
+# ----------------------------------------------------------------------------- the command
 
 
-def build_parser():
-    """The ``reglab`` parser with every subcommand of :data:`COMMANDS`."""
-    parser = argparse.ArgumentParser(prog="reglab", description="reglab: medical image registration, taught.")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add in COMMANDS.values():
-        add(subparsers)
-    return parser
+def run_register(args):
+    """``reglab register``: check, read, register, write the outputs whole; return the exit code."""
+    start = time.perf_counter()
+    _check_options(args)
+    device = parse_device(args.device)
+    demo = args.fixed is None
+    names = (*OUTPUTS, *((LABEL_OUTPUT,) if args.moving_labels else ()), *(DEMO_OUTPUTS if demo else ()))
+    with OutputFolder(args.out, (*names, *(() if args.moving_labels else (LABEL_OUTPUT,))), force=args.force) as out:
+        fixed_image, moving_image, truth = _demo() if demo else (read_intensities(args.fixed, "fixed"),
+                                                                  read_intensities(args.moving, "moving"), None)
+        if fixed_image.GetDimension() != moving_image.GetDimension():
+            raise CommandError(f"the images have different dimensions: fixed is {fixed_image.GetDimension()}D, "
+                               f"moving is {moving_image.GetDimension()}D.")
+        check_overlap(fixed_image, moving_image)
+        mask = _mask(args.fixed_mask, fixed_image)
+        moving_labels = read_labels(args.moving_labels, "moving labels") if args.moving_labels else None
+        fixed_labels = _fixed_labels(args.fixed_labels, fixed_image)
+        if fixed_labels is not None and moving_labels is None:
+            raise CommandError("--fixed-labels needs --moving-labels (the labels to compare them with).")
+        stages, control_mm = stage_options(args, fixed_image)
+        out.check_space(_bytes_needed(fixed_image, stages, moving_labels, demo))
+
+        fixed, moving = _tensor_image(fixed_image, device), _tensor_image(moving_image, device)
+        result, times = run_stages(fixed, moving, stages, dict(
+            similarity=args.similarity, levels=args.levels, iterations=args.iterations, optimizer=args.optimizer,
+            fixed_mask=None if mask is None else mask.to(device)), show=not args.quiet)
+        transform = result.to_itk()
+        metrics = metrics_of(args, fixed, moving, mask, result, times, control_mm)
+        if fixed_labels is not None:
+            metrics["labels"] = label_metrics(fixed_labels, moving_labels, transform, fixed_image)
+
+        out.write_image("warped.nii.gz", resample_intensities(moving_image, transform, fixed_image))
+        if moving_labels is not None:
+            out.write_image(LABEL_OUTPUT, resample_labels(moving_labels, transform, fixed_image))
+        out.write_image("displacement.nii.gz", _displacement_field(transform, fixed_image))
+        out.write_transform("transform.h5", transform, _check_points(fixed_image))
+        out.write("overlay.png", lambda path: _overlay_png(path, fixed.data, before(fixed, moving), result.warped),
+                  _check_png)
+        if demo:
+            out.write_image("fixed.nii.gz", fixed_image)
+            out.write_image("moving.nii.gz", moving_image)
+        metrics["time_s"]["total"] = round(time.perf_counter() - start, 3)
+        out.write_json("metrics.json", metrics)
+        out.commit()
+    if out.interrupted:
+        print(f"reglab register: interrupted after the outputs were complete in {out.destination}", file=sys.stderr)
+        return 130
+    warn_implausible(metrics)
+    if not args.quiet:
+        print_summary(Path(args.out), names, metrics, result, truth, fixed)
+    return 0
 
 
-def main(argv=None):
-    """Entry point of the ``reglab`` console script; returns the exit code (0 success, 2 bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.command is None:
-        parser.print_help()
-        return 2
-    try:
-        return args.handler(args)
-    except CommandError as error:
-        print(f"reglab {args.command}: error: {error}", file=sys.stderr)
-        return 2
+def _check_options(args):
+    from reglab.registration import MODELS
+    from reglab.regularization import REGULARIZERS
+    from reglab.similarity import MEASURES
 
-
-class CommandError(Exception):
-    """A problem with the user's input, reported as one line without a traceback."""
-
-
-# ----------------------------------------------------------------------------- reglab register
-
-
-def _read(path, role):
-    """Read an image with reglab.io, turning every failure into a :class:`CommandError`."""
-    from reglab import io
-
-    try:
-        image = io.read_image(path)
-    except (FileNotFoundError, ValueError) as error:
-        raise CommandError(f"cannot read the {role} image: {error}") from None
-    data = image.data
-    if data.shape[2:].numel() == 0 or min(data.shape[2:]) < 4:
-        raise CommandError(f"the {role} image {path} is too small or empty: spatial shape {tuple(data.shape[2:])}.")
-    if data.shape[1] != 1:
-        raise CommandError(f"the {role} image {path} has {data.shape[1]} components; expected a scalar image.")
-    data = data.float()
-    if not torch.isfinite(data).all():
-        raise CommandError(f"the {role} image {path} contains NaN or Inf values.")
-    if data.max() == data.min():
-        raise CommandError(f"the {role} image {path} is empty: every voxel is {data.min().item():g}.")
-    return io.Image(data, image.geometry)
+    if (args.fixed is None) != (args.moving is None):
+        raise CommandError("give both FIXED and MOVING, or neither (for the demo).")
+    if args.fixed is None and (args.moving_labels or args.fixed_labels or args.fixed_mask):
+        raise CommandError("the demo takes no labels or mask; give FIXED and MOVING too.")
+    if args.similarity not in MEASURES:
+        raise CommandError(f"unknown --similarity {args.similarity!r}; choose from {', '.join(MEASURES)}.")
+    if args.regularization != "none" and args.regularization not in REGULARIZERS:
+        raise CommandError(f"unknown --regularization {args.regularization!r}; choose from "
+                           f"{', '.join(REGULARIZERS)} or none.")
+    names = [name.strip() for name in args.transform.split("+")]
+    unknown = [name for name in names if name not in MODELS]
+    if unknown:
+        raise CommandError(f"unknown model(s) {unknown} in --transform {args.transform!r}; "
+                           f"choose from {', '.join(MODELS)} joined by '+'.")
+    for option, value, low in (("--weight", args.weight, 0.0), ("--grid-spacing", args.grid_spacing, None)):
+        if value is not None and not (math.isfinite(value) and (value >= 0 if low == 0 else value > 0)):
+            raise CommandError(f"expected {option} to be a finite number {'>= 0' if low == 0 else '> 0'}, got {value}.")
+    if args.levels < 1 or args.iterations < 0:
+        raise CommandError(f"expected --levels >= 1 and --iterations >= 0, got {args.levels} and {args.iterations}.")
 
 
 def _demo():
-    """The embedded axial brain slice and a moved, deformed T2-like copy, with geometry."""
+    """The embedded axial brain slice and a moved, deformed T2-like copy (SimpleITK images) and the true field."""
     from reglab import io
     from reglab.data import load_brain_slice, synthetic_pair
 
@@ -149,101 +200,16 @@ def _demo():
     pair = synthetic_pair(brain.image, brain.labels, brain.tissues, magnitude=3.0, smoothness=16.0,
                           affine=dict(rotation=8, translation=6, scale=0.05, shear=0.02), contrast="t2",
                           landmarks=0, seed=0)
-    return io.Image(pair.fixed, brain.geometry), io.Image(pair.moving, brain.geometry), pair.displacement
+    return io.to_sitk(pair.fixed, brain.geometry), io.to_sitk(pair.moving, brain.geometry), pair.displacement
 
 
-def _stages(args, fixed):
-    """``register_stages`` stage options from the command line."""
-    names = [name.strip() for name in args.transform.split("+")]
-    from reglab.registration import MODELS
-
-    unknown = [name for name in names if name not in MODELS]
-    if unknown or not names:
-        raise CommandError(f"unknown model(s) {unknown} in --transform {args.transform!r}; "
-                           f"choose from {', '.join(MODELS)} joined by '+'.")
-    stages = []
-    for name in names:
-        stage = {"transform": name}
-        if name in DEFORMABLE and args.regularization != "none":
-            weight = args.weight if args.weight is not None else DEFAULT_WEIGHTS.get(args.regularization, 1.0)
-            stage.update(regularization=args.regularization, weight=weight)
-        if name == "bspline":
-            spacing = [max(1, round(args.grid_spacing / s)) for s in fixed.geometry.spacing]
-            stage["transform_options"] = {"spacing": tuple(spacing)}
-        stages.append(stage)
-    return stages
-
-
-def _check_outputs(out, force, names):
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise CommandError(f"--out {out} exists and is not a folder.")
-    existing = [name for name in names if (out / name).exists()]
-    if existing and not force:
-        raise CommandError(f"{out} already holds {', '.join(existing)}; pass --force to overwrite, or choose "
-                           "another --out.")
-    return out
-
-
-def run_register(args):
-    """``reglab register``: read, register, write the four outputs; return the exit code."""
+def _tensor_image(image, device):
+    """A SimpleITK image → :class:`reglab.io.Image` with intensities rescaled to [0, 1], on ``device``."""
     from reglab import io
-    from reglab.registration import register_stages, resample_to_fixed
-    from reglab.regularization import REGULARIZERS
-    from reglab.similarity import MEASURES
 
-    if (args.fixed is None) != (args.moving is None):
-        raise CommandError("give both FIXED and MOVING, or neither (for the demo).")
-    if args.similarity not in MEASURES:
-        raise CommandError(f"unknown --similarity {args.similarity!r}; choose from {', '.join(MEASURES)}.")
-    if args.regularization != "none" and args.regularization not in REGULARIZERS:
-        raise CommandError(f"unknown --regularization {args.regularization!r}; choose from "
-                           f"{', '.join(REGULARIZERS)} or none.")
-    if args.levels < 1 or args.iterations < 0 or (args.weight or 0) < 0 or args.grid_spacing <= 0:
-        raise CommandError("expected --levels >= 1, --iterations >= 0, --weight >= 0 and --grid-spacing > 0.")
-    demo = args.fixed is None
-    names = OUTPUTS + (("fixed.nii.gz", "moving.nii.gz") if demo else ())
-    out = _check_outputs(args.out, args.force, names)
-    truth = None
-    if demo:
-        fixed, moving, truth = _demo()
-    else:
-        fixed, moving = _read(args.fixed, "fixed"), _read(args.moving, "moving")
-    if fixed.data.dim() != moving.data.dim():
-        raise CommandError(f"the images have different dimensions: fixed is {fixed.data.dim() - 2}D, "
-                           f"moving is {moving.data.dim() - 2}D.")
-    mask = None
-    if args.fixed_mask:
-        mask = _read(args.fixed_mask, "mask").data > 0
-        if mask.shape[2:] != fixed.data.shape[2:]:
-            raise CommandError(f"the mask's grid {tuple(mask.shape[2:])} differs from the fixed image's "
-                               f"{tuple(fixed.data.shape[2:])}.")
-    try:
-        device = torch.device(args.device) if args.device else None
-    except RuntimeError as error:
-        raise CommandError(f"unknown --device {args.device!r}: {error}") from None
-    if device is None:
-        from reglab import default_device
-
-        device = default_device()
-    fixed = io.Image(_normalized(fixed.data).to(device), fixed.geometry)
-    moving = io.Image(_normalized(moving.data).to(device), moving.geometry)
-    result = register_stages(fixed, moving, _stages(args, fixed), similarity=args.similarity, levels=args.levels,
-                             iterations=args.iterations, optimizer=args.optimizer, progress=not args.quiet,
-                             fixed_mask=None if mask is None else mask.to(device))
-    out.mkdir(parents=True, exist_ok=True)
-    transform = result.to_itk()
-    before = resample_to_fixed(fixed, moving)
-    io.write_image(out / "warped.nii.gz", result.warped.cpu(), fixed.geometry)
-    io.write_image(out / "displacement.nii.gz", _physical_field(transform, fixed), fixed.geometry)
-    io.write_transform(out / "transform.h5", transform)
-    _overlay_png(out / "overlay.png", fixed.data, before, result.warped)
-    if demo:
-        io.write_image(out / "fixed.nii.gz", fixed.data.cpu(), fixed.geometry)
-        io.write_image(out / "moving.nii.gz", moving.data.cpu(), moving.geometry)
-    if not args.quiet:
-        _summary(out, names, args.similarity, fixed.data, before, result, truth)
-    return 0
+    data = torch.from_numpy(sitk.GetArrayFromImage(image).astype(np.float32))[None, None]
+    geometry = io.Geometry(tuple(image.GetSpacing()[::-1]), tuple(image.GetOrigin()), tuple(image.GetDirection()))
+    return io.Image(_normalized(data).to(device), geometry)
 
 
 def _normalized(image):
@@ -256,15 +222,63 @@ def _normalized(image):
     return ((image - low) / (high - low)).clamp(0, 1)
 
 
-def _physical_field(transform, fixed):
-    """``(1, ndim, *spatial)`` the ITK displacement in mm (physical x, y, z order) on the fixed grid."""
-    import SimpleITK as sitk
+def _mask(path, fixed_image):
+    """``--fixed-mask``: ``(1, 1, *spatial)`` bool on the fixed grid; another grid is resampled through the geometry."""
+    if path is None:
+        return None
+    mask = read_sitk(path, "mask")
+    mask = sitk.Cast(sitk.NotEqual(mask, 0), sitk.sitkUInt8)
+    if not same_grid(mask, fixed_image):
+        original = describe(mask)
+        mask = resample_labels(mask, identity(fixed_image.GetDimension()), fixed_image)
+        warn(f"the mask {path} is on another grid ({original}) than the fixed image ({describe(fixed_image)}); "
+             "resampled it onto the fixed grid through physical space.")
+    array = sitk.GetArrayFromImage(mask) > 0
+    if not array.any():
+        raise CommandError(f"the mask {path} selects no voxel of the fixed image (mask: "
+                           f"{describe(read_sitk(path, 'mask'))}; fixed image: {describe(fixed_image)}).")
+    return torch.from_numpy(array)[None, None]
 
-    geometry, size = fixed.geometry, fixed.data.shape[2:]
-    field = sitk.TransformToDisplacementField(transform, sitk.sitkVectorFloat64, list(size)[::-1], geometry.origin,
-                                              geometry.spacing[::-1], geometry.direction)
-    vectors = torch.from_numpy(sitk.GetArrayFromImage(field)).float()          # (*spatial, ndim)
-    return vectors.movedim(-1, 0)[None]
+
+def _fixed_labels(path, fixed_image):
+    if path is None:
+        return None
+    labels = read_labels(path, "fixed labels")
+    if not same_grid(labels, fixed_image):
+        warn(f"the fixed labels {path} are on another grid ({describe(labels)}) than the fixed image "
+             f"({describe(fixed_image)}); resampled them onto the fixed grid through physical space.")
+        labels = resample_labels(labels, identity(fixed_image.GetDimension()), fixed_image)
+    return labels
+
+
+def _bytes_needed(fixed_image, stages, moving_labels, demo):
+    """About how many bytes the outputs take, uncompressed (the most they can take)."""
+    voxels, ndim = math.prod(fixed_image.GetSize()), fixed_image.GetDimension()
+    needed = voxels * 4 * (1 + ndim) + 2**21                                # warped, displacement, PNG and JSON
+    if any(stage["transform"] in FIELD_MODELS for stage in stages):
+        needed += voxels * 8 * ndim                                         # a displacement-field transform.h5
+    if moving_labels is not None:
+        needed += voxels * moving_labels.GetSizeOfPixelComponent()
+    return needed + (voxels * 8 if demo else 0)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _displacement_field(transform, fixed_image):
+    """The ITK displacement (mm, physical x, y, z) on the fixed grid, float32 vectors."""
+    field = sitk.TransformToDisplacementField(transform, sitk.sitkVectorFloat64, fixed_image.GetSize(),
+                                              fixed_image.GetOrigin(), fixed_image.GetSpacing(),
+                                              fixed_image.GetDirection())
+    return sitk.Cast(field, sitk.sitkVectorFloat32)
+
+
+def _check_points(fixed_image, count=64):
+    """Physical points where the written transform is compared with the one in memory: corners and random voxels."""
+    size = np.array(fixed_image.GetSize())
+    corners = np.stack(np.meshgrid(*[[0, n - 1] for n in size], indexing="ij"), -1).reshape(-1, len(size))
+    inside = np.random.default_rng(0).uniform(0, size - 1, size=(count, len(size)))
+    return [tuple(p) for p in index_to_physical(fixed_image, np.concatenate([corners, inside]))]
 
 
 def _overlay_png(path, fixed, before, warped):
@@ -277,22 +291,12 @@ def _overlay_png(path, fixed, before, warped):
     axes = figure.subplots(1, 2)
     overlay(fixed.cpu(), before.cpu(), ax=axes[0], title="before: fixed (green) / moving (magenta)")
     overlay(fixed.cpu(), warped.cpu(), ax=axes[1], title="after: fixed (green) / warped (magenta)")
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=100, format="png")
 
 
-def _summary(out, names, similarity, fixed, before, result, truth):
-    from reglab.similarity import MEASURES
+def _check_png(path):
+    from matplotlib.image import imread
 
-    measure = MEASURES[similarity]
-    print(f"{similarity} of fixed and moving: {measure(fixed, before).item():.3f} before registration, "
-          f"{measure(fixed, result.warped).item():.3f} after")
-    if truth is not None:
-        inside = (fixed.cpu() > 0.05)[:, 0]
-        error = (result.displacement.cpu() - truth).norm(dim=1)[inside].mean().item()
-        print(f"demo: mean distance to the true displacement inside the brain {error:.2f} voxels "
-              f"(before registration: {truth.norm(dim=1)[inside].mean().item():.2f})")
-    print(f"wrote {', '.join(str(Path(out) / name) for name in names)}")
+    imread(path)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
