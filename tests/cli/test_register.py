@@ -1,5 +1,7 @@
-"""Tests for the ``reglab`` command line (reglab.cli): tiny files in tmp_path, outputs read back by SimpleITK."""
+"""``reglab register``: outputs read back by SimpleITK, labels, metrics, B-spline spacing in mm, progress records."""
 
+import json
+import re
 import subprocess
 import sys
 
@@ -8,35 +10,7 @@ import pytest
 import SimpleITK as sitk
 
 from reglab.cli import COMMANDS, OUTPUTS, build_parser, main
-
-FAST = ["--levels", "1", "--iterations", "30", "--quiet", "--device", "cpu"]
-
-
-def blob_image(size=(40, 36), centre=(20.0, 17.0), spacing=(1.0, 1.0), origin=(0.0, 0.0)):
-    """A smooth 2D Gaussian blob with two bumps (so rotations are visible), as a SimpleITK image (x, y order)."""
-    y, x = np.mgrid[0:size[0], 0:size[1]].astype(np.float32)
-    py, px = origin[1] + spacing[1] * y, origin[0] + spacing[0] * x                 # physical mm
-    array = np.exp(-((px - centre[1]) ** 2 + (py - centre[0]) ** 2) / 60.0)
-    array += 0.6 * np.exp(-((px - centre[1] - 6) ** 2 + (py - centre[0] + 5) ** 2) / 12.0)
-    image = sitk.GetImageFromArray(array.astype(np.float32))
-    image.SetSpacing(spacing)
-    image.SetOrigin(origin)
-    return image
-
-
-@pytest.fixture
-def pair(tmp_path):
-    """Fixed on a 1 mm grid; moving on a 1.25 mm grid with another origin, the blob shifted by (1.5, -1) mm."""
-    fixed = blob_image()
-    moving = blob_image(size=(34, 30), centre=(19.0, 18.5), spacing=(1.25, 1.25), origin=(-2.0, 1.0))
-    paths = tmp_path / "fixed.nii.gz", tmp_path / "moving.mha"
-    sitk.WriteImage(fixed, str(paths[0]))
-    sitk.WriteImage(moving, str(paths[1]))
-    return paths
-
-
-def run(*args):
-    return main([str(a) for a in args])
+from tests.cli.conftest import FAST, blob_image, run
 
 
 def test_register_writes_outputs_that_simpleitk_reads(pair, tmp_path):
@@ -50,11 +24,11 @@ def test_register_writes_outputs_that_simpleitk_reads(pair, tmp_path):
     transform = sitk.ReadTransform(str(out / "transform.h5"))
     # the moving blob sits at (x, y) = (18.5, 19) mm where the fixed one sits at (17, 20) mm
     assert np.allclose(transform.TransformPoint((17.0, 20.0)), (18.5, 19.0), atol=0.2)
-    # SimpleITK resampling the moving file with the written transform gives the written warped image
-    resampled = sitk.GetArrayFromImage(sitk.Resample(moving, fixed, transform, sitk.sitkLinear, 0.0))
+    # warped.nii.gz holds the moving file's own intensities (0 … 1000 here), as SimpleITK resamples them
+    resampled = sitk.GetArrayFromImage(sitk.Resample(moving, fixed, transform, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
     expected = sitk.GetArrayFromImage(warped)
-    scale = sitk.GetArrayFromImage(moving).max()     # the CLI rescales intensities to [0, 1] (percentiles)
-    assert np.abs(resampled / scale - expected)[5:-5, 5:-5].max() < 0.05
+    assert warped.GetPixelID() == sitk.sitkFloat32 and expected.max() > 900
+    assert np.abs(resampled - expected).max() < 1e-3
     field = sitk.ReadImage(str(out / "displacement.nii.gz"))
     assert field.GetNumberOfComponentsPerPixel() == 2
     index = (17, 20)
@@ -62,17 +36,86 @@ def test_register_writes_outputs_that_simpleitk_reads(pair, tmp_path):
     vector = np.array(field.GetPixel(index))
     assert np.allclose(np.array(point) + vector, transform.TransformPoint(point), atol=1e-3)
     assert (out / "overlay.png").stat().st_size > 1000
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["similarity"]["measure"] == "ncc" and metrics["similarity"]["after"] > metrics["similarity"]["before"]
+    assert metrics["folding_percent"] == 0 and set(metrics["time_s"]) == {"rigid", "total"}
 
 
-def test_never_overwrites_without_force(pair, tmp_path, capsys):
+def dice_of(a, b, label):
+    return 2 * np.sum((a == label) & (b == label)) / (np.sum(a == label) + np.sum(b == label))
+
+
+def test_labels_are_warped_and_scored(pair, labels, tmp_path, capsys):
+    out = tmp_path / "result"
+    assert run("register", *pair, "--out", out, "--transform", "affine", "--similarity", "ncc", "--levels", "1",
+               "--iterations", "40", "--device", "cpu", "--moving-labels", labels[1], "--fixed-labels", labels[0]) == 0
+    printed = capsys.readouterr().out
+    warped = sitk.ReadImage(str(out / "warped_labels.nii.gz"))
+    assert warped.GetPixelID() == sitk.sitkUInt8                                   # the file's integer type kept
+    array, fixed = sitk.GetArrayFromImage(warped), sitk.GetArrayFromImage(sitk.ReadImage(str(labels[0])))
+    assert set(np.unique(array)) <= {0, 1, 2}
+    # label-preserving resampling agrees with SimpleITK's nearest neighbour through the same transform, but at edges
+    transform = sitk.ReadTransform(str(out / "transform.h5"))
+    nearest = sitk.GetArrayFromImage(sitk.Resample(sitk.ReadImage(str(labels[1])), sitk.ReadImage(str(pair[0])),
+                                                   transform, sitk.sitkNearestNeighbor, 0))
+    assert (nearest == array).mean() > 0.95
+    metrics = json.loads((out / "metrics.json").read_text())["labels"]
+    assert sorted(metrics) == ["1", "2"]
+    for label, row in metrics.items():
+        assert row["dice_after"] == pytest.approx(dice_of(fixed, array, int(label)), abs=1e-6)    # NumPy oracle
+        assert row["dice_after"] > row["dice_before"] and row["dice_after"] > 0.9
+        assert 0 <= row["hd95_mm_after"] < row["hd95_mm_before"]
+    assert re.search(r"label\s+Dice before → after\s+HD95 \(mm\) before → after", printed)
+    assert re.search(rf"^2\s+{metrics['2']['dice_before']:.3f} → {metrics['2']['dice_after']:.3f}", printed, re.M)
+    assert str(out / "warped_labels.nii.gz") in printed
+
+
+def test_fixed_labels_need_moving_labels(pair, labels, tmp_path, capsys):
+    assert run("register", *pair, "--out", tmp_path / "out", *FAST, "--fixed-labels", labels[0]) == 2
+    assert "--fixed-labels needs --moving-labels" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bspline_spacing_is_in_mm_on_an_anisotropic_grid(tmp_path, capsys):
+    fixed = blob_image(size=(72, 20), spacing=(0.5, 2.0))               # ITK (x, y) spacing: 0.5 mm × 2 mm
+    paths = tmp_path / "fixed.nii.gz", tmp_path / "moving.nii.gz"
+    sitk.WriteImage(fixed, str(paths[0]))
+    sitk.WriteImage(blob_image(), str(paths[1]))
+    out = tmp_path / "result"
+    assert run("register", *paths, "--out", out, "--levels", "1", "--iterations", "3", "--device", "cpu",
+               "--grid-spacing", "8") == 0
+    composite = sitk.CompositeTransform(sitk.ReadTransform(str(out / "transform.h5")))
+    bspline = [composite.GetNthTransform(i) for i in range(composite.GetNumberOfTransforms())
+               if composite.GetNthTransform(i).GetName() == "BSplineTransform"]
+    coefficients = sitk.BSplineTransform(bspline[0]).GetCoefficientImages()[0]
+    assert coefficients.GetSpacing() == (8.0, 8.0)                     # 16 voxels of 0.5 mm, 4 voxels of 2 mm
+    assert json.loads((out / "metrics.json").read_text())["bspline_control_spacing_mm"] == [8.0, 8.0]
+    assert "control points every 8×8 mm" in capsys.readouterr().out
+
+
+def test_each_stage_leaves_a_one_line_progress_record(pair, tmp_path, capsys):
+    assert run("register", *pair, "--out", tmp_path / "result", "--levels", "1", "--iterations", "4",
+               "--device", "cpu") == 0
+    captured = capsys.readouterr()
+    for stage in ("affine", "bspline"):
+        assert re.search(rf"{stage}\s*: \d+ iterations in \d\d:\d\d", captured.err), captured.err
+    assert re.search(r"^time\s+affine [\d.]+ s, bspline [\d.]+ s; [\d.]+ s in all", captured.out, re.M)
+    assert re.search(r"^mi\s+[\d.]+ before, [\d.]+ after", captured.out, re.M)
+    assert re.search(r"^folding\s+[\d.]+ % of the fixed grid", captured.out, re.M)
+
+
+def test_never_overwrites_without_force(pair, labels, tmp_path, capsys):
     out = tmp_path / "result"
     options = ["register", *pair, "--out", out, "--transform", "affine", *FAST]
-    assert run(*options) == 0
+    assert run(*options, "--moving-labels", labels[1]) == 0
+    (out / "notes.txt").write_text("the user's own file")
     stamp = (out / "warped.nii.gz").stat().st_mtime_ns
     assert run(*options) == 2
     assert "pass --force to overwrite" in capsys.readouterr().err
     assert (out / "warped.nii.gz").stat().st_mtime_ns == stamp
     assert run(*options, "--force") == 0
+    # the new set replaced the old one whole: no stale warped_labels from the first run; the user's file stays
+    assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS + ("notes.txt",))
 
 
 @pytest.mark.parametrize("problem, message", [
@@ -94,8 +137,8 @@ def test_bad_inputs_are_reported(problem, message, pair, tmp_path, capsys):
         sitk.WriteImage(sitk.GaussianSource(sitk.sitkFloat32, [16, 2], [4.0, 1.0], [8.0, 1.0]), str(moving))
     assert run("register", pair[0], moving, "--out", tmp_path / "out", *FAST) == 2
     error = capsys.readouterr().err
-    assert error.startswith("reglab register: error: ")
-    assert __import__("re").search(message, error), error
+    assert error.startswith("reglab register: error: ") and error.count("\n") == 1
+    assert re.search(message, error), error
     assert not (tmp_path / "out").exists()
 
 
@@ -104,10 +147,18 @@ def test_bad_inputs_are_reported(problem, message, pair, tmp_path, capsys):
     (["--similarity", "cc"], "unknown --similarity"),
     (["--regularization", "tv"], "unknown --regularization"),
     (["--levels", "0"], "expected --levels >= 1"),
+    (["--weight", "nan"], "expected --weight to be a finite number >= 0, got nan"),
+    (["--weight", "-1"], "expected --weight to be a finite number >= 0"),
+    (["--grid-spacing", "inf"], "expected --grid-spacing to be a finite number > 0"),
+    (["--device", "mps"], "--device 'mps' is not available in this PyTorch build .*available: cpu"),
+    (["--device", "nonsense"], "--device 'nonsense' is not available"),
 ])
-def test_bad_options_are_reported(options, message, pair, tmp_path, capsys):
+def test_bad_options_are_one_line_and_exit_code_2(options, message, pair, tmp_path, capsys):
     assert run("register", *pair, "--out", tmp_path / "out", *FAST, *options) == 2
-    assert message in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert error.startswith("reglab register: error: ") and error.count("\n") == 1, error
+    assert re.search(message, error), error
+    assert not (tmp_path / "out").exists()
 
 
 def test_one_image_only_is_an_error(pair, tmp_path, capsys):
@@ -117,18 +168,19 @@ def test_one_image_only_is_an_error(pair, tmp_path, capsys):
 
 def test_demo_on_embedded_data(tmp_path):
     out = tmp_path / "demo"
-    assert run("register", "--out", out, "--levels", "1", "--iterations", "2", "--quiet") == 0
+    assert run("register", "--out", out, "--levels", "1", "--iterations", "2", "--quiet", "--device", "cpu") == 0
     assert sorted(p.name for p in out.iterdir()) == sorted(OUTPUTS + ("fixed.nii.gz", "moving.nii.gz"))
     assert sitk.ReadImage(str(out / "fixed.nii.gz")).GetSize() == (160, 196)
 
 
 def test_help_and_subcommand_table(capsys):
-    assert "register" in COMMANDS
+    assert {"register", "apply", "grade"} <= set(COMMANDS)
     with pytest.raises(SystemExit) as exit_info:
         build_parser().parse_args(["register", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
     assert "usage: reglab register" in text and "--force" in text and "transform.h5" in text
+    assert "--moving-labels" in text and "spacing in mm" in text
     assert main([]) == 2
 
 
