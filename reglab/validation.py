@@ -236,8 +236,10 @@ def check_spacing(fn, spacing, ndim, like):
         raise TypeError(f"{fn}(): expected {expected}, got {spacing!r}.")
     values = [float(s) for s in values]
     if len(values) != ndim or not all(math.isfinite(s) and s > 0 for s in values):
+        hint = "" if isinstance(spacing, numbers.Real) else (
+            " Hint: SimpleITK's GetSpacing() is in reversed (x, y, z) order; use spacing[::-1].")
         raise ValueError(
             f"{fn}(): expected `spacing` with {ndim} positive voxel sizes in mm in the tensor's axis order, "
-            f"got {spacing!r}. Hint: SimpleITK's GetSpacing() is in reversed (x, y, z) order; use spacing[::-1]."
+            f"got {spacing!r}.{hint}"
         )
     return torch.tensor(values, device=like.device, dtype=dtype)
