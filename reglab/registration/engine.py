@@ -82,9 +82,12 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
     """Classical registration: minimise ``C(F, M∘y) + λ R(u) + μ P(u)`` over one model's parameters.
 
     Args:
-        fixed: ``(B, C, *spatial)`` fixed image, or a :class:`reglab.io.Image` (then ``moving`` too).
+        fixed: ``(B, C, *spatial)`` fixed image, float32 or float64, or a :class:`reglab.io.Image` (then
+            ``moving`` too). Its dtype and device are the result's: the model is created (or a given model
+            copied) in them, and ``moving``, the masks and ``initial`` are converted to them.
         moving: the moving image: same shape as ``fixed`` for tensors; any grid for ``Image`` s
-            (it is resampled onto the fixed grid through the physical geometries).
+            (it is resampled onto the fixed grid through the physical geometries). A batch of 1 of either
+            image is broadcast against the other's batch.
         transform: a name of :data:`MODELS` (``"rigid"``, ``"affine"``, ``"local_affine"``,
             ``"bspline"``, ``"dense"``, ``"svf"``) or a model of :mod:`reglab.transforms` on the fixed grid
             (its parameters are the starting point; a given B-spline keeps its mesh at every level).
@@ -119,7 +122,8 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
         ``transform`` is ``Chain(initial, model)`` (flattened when ``initial`` is a chain).
 
     Raises:
-        ValueError, TypeError: bad images, masks, names or options (messages say which).
+        ValueError, TypeError: bad images (float16/bfloat16: TypeError; batch sizes that do not broadcast),
+            masks, names or options (messages say which).
 
     Example:
         >>> from reglab.data import random_affine
@@ -144,20 +148,26 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
     for name, value in (("weight", weight), ("penalty_weight", penalty_weight), ("smoothing", smoothing)):
         if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
             raise ValueError(f"register(): expected `{name}` to be a number >= 0, got {value!r}.")
+    for name, image in (("fixed", fixed), ("moving", moving)):
+        _check_precision(name, image)
     fixed, moving, fixed_mask, moving_mask, geometry, resampling = _prepare(fixed, moving, fixed_mask, moving_mask)
+    if fixed.shape[0] != moving.shape[0] and 1 not in (fixed.shape[0], moving.shape[0]):
+        raise ValueError(f"register(): expected `fixed` and `moving` with the same batch size (or one of them 1), "
+                         f"got {fixed.shape[0]} and {moving.shape[0]}.")
     size, batch = tuple(fixed.shape[2:]), max(fixed.shape[0], moving.shape[0])
-    model = _model(transform, size, batch, dict(transform_options or {}), fixed.device)
+    fixed = fixed.expand(batch, *fixed.shape[1:])            # one fixed image for a batch of moving images
+    model = _model(transform, size, batch, dict(transform_options or {}), fixed)    # the images' dtype and device
     if smoothing and not isinstance(model, GRID_MODELS):
         raise ValueError(f"register(): `smoothing` needs a dense or svf model, got {type(model).__name__}.")
     if optimizer == "lbfgs" and smoothing:
         raise ValueError("register(): `smoothing` changes the parameters between steps, which breaks L-BFGS; "
                          "use optimizer='adam' or 'gd'.")
-    if initial is not None:
-        initial = initial.to(fixed.device).requires_grad_(False)
+    if initial is not None:                                  # a copy: the caller's model keeps its dtype and device
+        initial = copy.deepcopy(initial).to(fixed).requires_grad_(False)
     refine = isinstance(transform, str) and transform == "bspline" and levels > 1
     if refine:
         spacing = model.spacing
-        model = BSpline(size, spacing=tuple(d * 2 ** (levels - 1) for d in spacing), batch=batch).to(fixed.device)
+        model = BSpline(size, spacing=tuple(d * 2 ** (levels - 1) for d in spacing), batch=batch).to(fixed)
     regularize = REGULARIZERS[regularization] if isinstance(regularization, str) else regularization
     factors = [2 ** (levels - 1 - level) for level in range(levels)]
     images = [gaussian_pyramid(image, levels) for image in (fixed, moving)]
@@ -188,6 +198,14 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
     previous = [] if initial is None else list(initial.transforms) if isinstance(initial, Chain) else [initial]
     result = Chain(*previous, model) if previous else model
     return _finish(result, moving, resampling, geometry, history)
+
+
+def _check_precision(name, image):
+    """float16/bfloat16 images are refused: their resolution is coarser than the optimiser's steps."""
+    data = image.data if isinstance(image, io.Image) else image
+    if isinstance(data, torch.Tensor) and data.is_floating_point() and data.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"register(): expected `{name}` as float32 or float64, got {data.dtype} (too coarse for the "
+                        f"small steps of the optimisation). Hint: convert the tensor with .float().")
 
 
 def _progress_bar(total, progress):

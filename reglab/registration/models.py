@@ -26,14 +26,14 @@ GRID_MODELS = (Dense, StationaryVelocity)
 """The models whose parameters are a field on a grid (rebuilt per level, smoothed by ``smoothing=``)."""
 
 
-def _model(transform, size, batch, options, device):
-    """A fresh model from a name, or the given model."""
+def _model(transform, size, batch, options, like):
+    """A fresh model from a name, or a copy of the given model, with the device and dtype of the tensor ``like``."""
     if isinstance(transform, Transform):
         if tuple(transform.size) != tuple(size):
             raise ValueError(f"register(): expected `transform` on the fixed grid {tuple(size)}, got {transform.size}.")
-        return copy.deepcopy(transform).to(device).requires_grad_(True)      # the caller's model stays as it was
+        return copy.deepcopy(transform).to(like).requires_grad_(True)        # the caller's model stays as it was
     check_choice("register", "transform", transform, tuple(MODELS))
-    return MODELS[transform](size, batch=batch, **options).to(device)
+    return MODELS[transform](size, batch=batch, **options).to(like)
 
 
 def _level_model(model, level_size):

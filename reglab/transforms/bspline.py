@@ -272,7 +272,8 @@ class BSpline(Transform):
         elif not isinstance(control, torch.Tensor) or tuple(control.shape) != shape:
             got = tuple(control.shape) if isinstance(control, torch.Tensor) else type(control).__name__
             raise ValueError(f"BSpline(): expected `control` of shape {shape}, got {got}.")
-        self.control = nn.Parameter(control.detach().clone().float())
+        control = control if control.is_floating_point() else control.float()        # a float64 mesh stays float64
+        self.control = nn.Parameter(control.detach().clone())
 
     def displacement(self):
         return bspline_displacement(self.control, self.size, self.spacing)
