@@ -43,6 +43,44 @@ def _sample(image, coordinates, *, mode="bilinear"):
     return F.grid_sample(image, grid.to(image.dtype), mode=mode, padding_mode="zeros", align_corners=ALIGN_CORNERS)
 
 
+def sample_at(image, coordinates, *, mode="linear"):
+    """``image`` at voxel ``coordinates`` of its own grid, zero outside: intensities or label maps.
+
+    Args:
+        image: ``(B|1, C, *grid)`` float (any mode) or integer (``"nearest"``, ``"label"``) tensor.
+        coordinates: ``(B, ndim, *spatial)`` positions in voxels of ``image`` (axis order), any output grid.
+        mode: ``"linear"``, ``"nearest"`` or ``"label"`` (arg-max of the linearly sampled indicator of
+            each label, as SimpleITK's ``sitkLabelLinear``).
+
+    Returns:
+        ``(B, C, *spatial)`` with the dtype of ``image`` (labels stay integers).
+
+    Example:
+        >>> labels = torch.tensor([[[[0, 1, 2, 2]]]])
+        >>> sample_at(labels, torch.tensor([[[[0.0, 0.0]], [[1.2, 2.6]]]]), mode="label")
+        tensor([[[[1, 2]]]])
+    """
+    batch = max(image.shape[0], coordinates.shape[0])
+    image = image.expand(batch, *image.shape[1:])
+    coordinates = coordinates.expand(batch, *coordinates.shape[1:])
+    dtype = coordinates.dtype if coordinates.is_floating_point() else torch.float32
+    grid = to_grid_sample(coordinates.to(dtype), image.shape[2:])
+    if mode == "label":                          # one indicator at a time: no one-hot tensor of every label
+        best_share = grid.new_zeros((batch, image.shape[1], *coordinates.shape[2:]))
+        best_label = torch.zeros(best_share.shape, dtype=image.dtype, device=image.device)
+        for label in torch.unique(image):
+            share = F.grid_sample((image == label).to(grid.dtype), grid, mode="bilinear", padding_mode="zeros",
+                                  align_corners=ALIGN_CORNERS)
+            better = share > best_share
+            best_share = torch.where(better, share, best_share)
+            best_label = torch.where(better, label, best_label)
+        return best_label
+    values = image if image.is_floating_point() else image.to(torch.float64)   # exact for any int32 label
+    sampled = F.grid_sample(values, grid.to(values.dtype), mode="bilinear" if mode == "linear" else "nearest",
+                            padding_mode="zeros", align_corners=ALIGN_CORNERS)
+    return sampled if image.is_floating_point() else sampled.round().to(image.dtype)
+
+
 def _map_points(matrix, coordinates):
     """Apply ``(ndim, ndim + 1)`` to voxel coordinates ``(B, ndim, *spatial)``."""
     matrix = matrix.to(coordinates)
@@ -51,7 +89,10 @@ def _map_points(matrix, coordinates):
 
 
 def _prepare(fixed, moving, fixed_mask, moving_mask):
-    """Tensors on the fixed grid: (fixed, moving', fixed mask, moving' mask, geometry, matrix or None)."""
+    """Tensors on the fixed grid: (fixed, moving', fixed mask, moving' mask, geometry, resampling).
+
+    ``resampling`` is ``(matrix or None, the original moving tensor, the moving geometry)``.
+    """
     fixed, fixed_geometry = _as_image("fixed", fixed)
     moving, moving_geometry = _as_image("moving", moving)
     if fixed.dim() != moving.dim() or fixed.shape[1] != moving.shape[1]:
@@ -86,7 +127,7 @@ def _prepare(fixed, moving, fixed_mask, moving_mask):
         moving = _sample(moving, to_moving.expand(moving.shape[0], -1, *fixed.shape[2:]))
         if masks[1] is not None:
             masks[1] = _sample(masks[1], to_moving.expand(masks[1].shape[0], -1, *fixed.shape[2:]))
-    return fixed, moving, masks[0], masks[1], geometry, (matrix, original)
+    return fixed, moving, masks[0], masks[1], geometry, (matrix, original, moving_geometry or geometry)
 
 
 def resample_to_fixed(fixed, moving):
