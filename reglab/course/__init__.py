@@ -1,7 +1,8 @@
 """The course on top of the library: the labs, their checkers, grading (for instructors and students' notebooks).
 
 * :mod:`reglab.course.build` - solution notebooks → student notebooks: strip solutions, build/check labs/, execute
-  (instructors: ``python -m reglab.course build|check|execute``)
+  (instructors: ``python -m reglab.course build|check|execute``); :data:`REPOSITORY`, the course's GitHub home
+  that every Colab badge and setup cell points at, named there and nowhere else
 * :mod:`reglab.course.checks` - the exercise checkers, one module per lab (students' notebooks:
   ``from reglab.course.checks import lab01``)
 * :mod:`reglab.course.grading` - grading a folder of submitted notebooks (instructors: ``reglab grade``)
@@ -10,8 +11,10 @@ Nothing in the library imports this package; :mod:`reglab.cli` does (``reglab gr
 ``grading`` are imported on first use.
 """
 
-from reglab.course.build import (BEGIN, BRANCH, END, REPOSITORY, SETUP_CELL, STUB, build, colab_badge, colab_url,
-                                 execute, solution_regions, strip_solutions, student_notebook)
+from reglab.course.build import (BEGIN, BRANCH, END, KERNELSPEC, REPOSITORY, SETUP_CELL, STUB, build, colab_badge,
+                                 colab_url, course_frame, execute, set_repository, setup_cell, solution_regions,
+                                 strip_solutions, student_notebook)
 
-__all__ = ["BEGIN", "BRANCH", "END", "REPOSITORY", "SETUP_CELL", "STUB", "build", "colab_badge", "colab_url",
-           "execute", "solution_regions", "strip_solutions", "student_notebook"]
+__all__ = ["BEGIN", "BRANCH", "END", "KERNELSPEC", "REPOSITORY", "SETUP_CELL", "STUB", "build", "colab_badge",
+           "colab_url", "course_frame", "execute", "set_repository", "setup_cell", "solution_regions",
+           "strip_solutions", "student_notebook"]

@@ -1,15 +1,22 @@
-"""The course pipeline: labs generated from solutions, no leaks, badges, setup cells, stubs that run."""
+"""The course pipeline: labs generated from solutions, no leaks, badges, setup cells, stubs that run; the course's
+home named in one place; the base install imports without the instructors' and JupyterLab's packages."""
 
+import importlib
 import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from reglab.course import BEGIN, END, SETUP_CELL, build, colab_url, solution_regions, strip_solutions
+from reglab.course import (BEGIN, END, KERNELSPEC, REPOSITORY, SETUP_CELL, build, colab_url, setup_cell,
+                           solution_regions, strip_solutions)
 
+course_build = importlib.import_module("reglab.course.build")   # the module (reglab.course.build is the function)
 ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 NAMES = [path.name for path in SOLUTIONS]
@@ -61,6 +68,110 @@ def test_title_badge_and_setup_cell(folder, name):
     badges = re.findall(r"\(https://colab\.research\.google\.com/github/[^)]+\)", text(first))
     assert badges == [f"({colab_url(folder, name)})"], "the Colab badge must point at this very file"
     assert text(cells(ROOT / folder / name, "code")[0]) == SETUP_CELL
+
+
+@pytest.mark.parametrize("folder", ["solutions", "labs"])
+@pytest.mark.parametrize("name", NAMES)
+def test_every_colab_link_and_install_points_at_the_course_repository(folder, name):
+    """Badges and setup cells agree with reglab.course.REPOSITORY; no other GitHub home appears anywhere."""
+    notebook = "\n".join(text(c) for c in cells(ROOT / folder / name))
+    homes = set(re.findall(r"(?:colab\.research\.google\.com/github|github\.com)/([\w.-]+/[\w.-]+)", notebook))
+    assert homes == {REPOSITORY}, f"{folder}/{name} names {homes}, expected only {REPOSITORY!r}"
+    assert f'REGLAB_SOURCE = "git+https://github.com/{REPOSITORY}@' in SETUP_CELL
+
+
+def test_the_repository_is_named_only_in_build_py():
+    """README, docs, the library and the tests take the course's home from reglab.course.REPOSITORY."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    naming = [name for name in tracked
+              if not name.endswith(".ipynb") and name != "reglab/course/build.py" and (ROOT / name).is_file()
+              and REPOSITORY in (ROOT / name).read_text(encoding="utf-8", errors="replace")]
+    assert not naming, f"{REPOSITORY!r} is named outside reglab/course/build.py (and the built notebooks): {naming}"
+
+
+def test_build_with_another_repository_rewrites_every_badge_setup_cell_and_the_constant(tmp_path, monkeypatch):
+    """`python -m reglab.course build --repository OWNER/NAME` on a copy of the checkout."""
+    shutil.copytree(ROOT / "solutions", tmp_path / "solutions")
+    (tmp_path / "reglab" / "course").mkdir(parents=True)
+    shutil.copy(ROOT / "reglab" / "course" / "build.py", tmp_path / "reglab" / "course" / "build.py")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(course_build, "REPOSITORY", REPOSITORY)     # main() changes them: undone after the test
+    monkeypatch.setattr(course_build, "SETUP_CELL", SETUP_CELL)
+    assert course_build.main(["build", "--repository", "someone/their-course"]) == 0
+    assert course_build.main(["check"]) == 0
+    source = (tmp_path / "reglab" / "course" / "build.py").read_text(encoding="utf-8")
+    assert re.search(r'^REPOSITORY = "someone/their-course"', source, re.M)
+    original = (ROOT / "reglab" / "course" / "build.py").read_text(encoding="utf-8").splitlines()
+    assert [a for a, b in zip(original, source.splitlines()) if a != b] == [
+        next(line for line in original if line.startswith("REPOSITORY = "))]    # that one line, nothing else
+    for folder in ("solutions", "labs"):
+        for name in NAMES:
+            path = tmp_path / folder / name
+            badges = re.findall(r"\(https://colab\.research\.google\.com/github/[^)]+\)", text(cells(path)[0]))
+            assert badges == [f"(https://colab.research.google.com/github/someone/their-course/blob/main/{folder}/{name})"]
+            assert text(cells(path, "code")[0]) == setup_cell("someone/their-course")
+            assert REPOSITORY not in path.read_text(encoding="utf-8")
+    # only the badge and the setup cell of a solution changed: outputs and every other cell are kept
+    for name in NAMES:
+        before, after = cells(ROOT / "solutions" / name), cells(tmp_path / "solutions" / name)
+        assert len(before) == len(after)
+        changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+        assert set(changed) <= {0, next(i for i, c in enumerate(before) if c["cell_type"] == "code")}
+        assert all(a.get("outputs") == b.get("outputs") for a, b in zip(before, after))
+    with pytest.raises(SystemExit):
+        course_build.main(["build", "--repository", "not a repository"])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_labs_declare_the_generic_kernel(name):
+    """ipykernel's own spec: JupyterLab and Notebook 7 do not rewrite it (and mark the lab modified) on opening."""
+    metadata = json.loads((ROOT / "labs" / name).read_text(encoding="utf-8"))["metadata"]
+    assert metadata["kernelspec"] == KERNELSPEC == {"display_name": "Python 3 (ipykernel)", "language": "python",
+                                                    "name": "python3"}
+
+
+def test_execute_names_the_extra_when_nbclient_is_missing(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "nbclient", None)                 # what `import nbclient` sees when missing
+    with pytest.raises(ModuleNotFoundError, match=r"execute\(\): .*pip install \"reglab\[grade\]\""):
+        course_build.execute(tmp_path / "missing.ipynb")
+
+
+BLOCK_EXTRAS = """
+import importlib, pkgutil, sys
+class Block:                       # what a base install (no extras) looks like to `import`
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in {"nbclient", "nbformat", "ipykernel", "jupyterlab", "jupyter_server",
+                                  "jupyter_client", "nbval", "notebook", "selenium"}:
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Block())
+import reglab
+names = [m.name for m in pkgutil.walk_packages(reglab.__path__, "reglab.") if not m.name.endswith("__main__")]
+for name in names:
+    importlib.import_module(name)
+print(len(names))
+"""
+
+
+def test_every_module_imports_without_the_extras():
+    """The base install (no [lab], [grade] or [test]) is enough to import the library, the checkers and the tools."""
+    result = subprocess.run([sys.executable, "-c", BLOCK_EXTRAS], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert int(result.stdout) > 50
+
+
+def test_base_dependencies_leave_the_hosts_jupyter_alone():
+    """pyproject: no JupyterLab, nbclient, nbformat or ipykernel in the base install; ipywidgets takes Colab's 7.x."""
+    tomllib = pytest.importorskip("tomllib")
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    base = {re.split(r"[<>=!\[ ]", d)[0].lower(): d for d in project["dependencies"]}
+    assert not {"jupyterlab", "nbclient", "nbformat", "ipykernel", "notebook"} & set(base)
+    assert base["ipywidgets"].replace(" ", "") == "ipywidgets>=7.6,<9"
+    extras = project["optional-dependencies"]
+    assert any(d.startswith("jupyterlab") for d in extras["lab"])
+    assert {re.split(r"[<>=]", d)[0] for d in extras["grade"]} == {"nbclient", "nbformat", "ipykernel"}
+    assert {re.split(r"[<>=]", d)[0] for d in extras["grade"]} <= {re.split(r"[<>=]", d)[0] for d in extras["test"]}
 
 
 @pytest.mark.parametrize("name", NAMES)
