@@ -1,24 +1,53 @@
 """The checker framework the labs' exercise checks are built on.
 
-A check is a list of :class:`Case` s. :func:`run_check` calls the student's
-function on each case, compares the answer with the expected one, and prints
-one line per case::
+A check is a list of :class:`Case` s and a list of :class:`Mistake` s. :func:`run_check` calls the student's
+function on each case and checks the whole contract of the answer: its type, shape, dtype and device, its values,
+that the inputs were not modified, that it did not just call the reglab function the exercise asks to write, and,
+where the exercise says the result must be differentiable, that a gradient flows and equals the reference's. It
+prints one line per case, then, under the first failed case, the hint of each mistake it recognised, once::
 
-    Exercise 1.2 — warp
-      ✓ 2D, 5 × 7
-      ✗ 3D, batch of 2: values differ (largest error 2.5)
+    Exercise 1.2 — backward warping
+      ✓ 2D, 5 × 7, batch of 1
+      ✗ 3D, 4 × 5 × 6, batch of 2: values differ (largest error 2.5)
         → the image moved the other way: did you sample at x − u(x) instead of x + u(x)?
-      1 of 2 cases passed.
+      ✗ 2D, 7 × 3, batch of 3: values differ (largest error 1.9)
+      1 of 3 cases passed.
 
-``diagnose(answer, case)`` functions turn a wrong answer into a hint: each
-returns a message when it recognises a typical mistake (for example by
-comparing the answer with what the mistaken formula would give), else None.
+A :class:`Mistake` says what a typical wrong answer computes (``output``); its hint is shown only when the
+student's answer equals that output on a case where the mistake gives a wrong result, and on no case where the
+mistake would be wrong did the student's answer come out right. So a hint never fires for an arbitrary wrong
+answer, and each hint can be tested by the mistake it names.
+
+Example:
+    >>> import torch
+    >>> cases = [Case("2 values", (torch.tensor([1.0, 2.0]),), torch.tensor([2.0, 4.0]))]
+    >>> halved = Mistake("you halved instead of doubling.", output=lambda x: x / 2)
+    >>> result = run_check("Exercise 0 — double", lambda x: x + 1, cases, mistakes=[halved])
+    Exercise 0 — double
+      ✗ 2 values: values differ (largest error 1)
+      0 of 1 cases passed.
+    >>> result = run_check("Exercise 0 — double", lambda x: x / 2, cases, mistakes=[halved])
+    Exercise 0 — double
+      ✗ 2 values: values differ (largest error 3)
+        → you halved instead of doubling.
+      0 of 1 cases passed.
 """
 
+import contextlib
+import inspect
+import os
+import re
+import sys
+import traceback
 from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
+
+_LIBRARIES = tuple(os.path.dirname(module.__file__) + os.sep for module in (torch, sys.modules["reglab"])
+                   if getattr(module, "__file__", None))
+_STUB = ("  … not implemented yet: write your code between the markers, replacing `raise NotImplementedError()`, "
+         "then run this cell again.")
 
 
 @dataclass
@@ -27,9 +56,13 @@ class Case:
 
     Attributes:
         description: what the case is, printed after ✓/✗ (e.g. ``"3D, batch of 2"``).
-        args: positional arguments for the student's function (tensors are cloned before the call).
-        expected: the right answer (a tensor, or a tuple of tensors).
-        atol, rtol: tolerances of the comparison.
+        args: positional arguments for the student's function (tensors are cloned before every call).
+        expected: the right answer (a tensor, or a tuple of tensors); its dtype and device are part of the contract.
+        kwargs: keyword arguments for the student's function.
+        atol, rtol: tolerances of the comparison of values.
+        grad: check the gradient on this case (when :func:`run_check` is given ``gradient``).
+        ndim: the number of spatial dimensions, for "works in 2D but not in 3D" (default: read from
+            ``description``, ``"2D"``/``"3D"``).
     """
 
     description: str
@@ -38,6 +71,46 @@ class Case:
     kwargs: dict = field(default_factory=dict)
     atol: float = 1e-4
     rtol: float = 1e-4
+    grad: bool = True
+    ndim: "int | None" = None
+
+    @property
+    def dimension(self):
+        if self.ndim is not None:
+            return self.ndim
+        found = re.search(r"\b([123])D\b", self.description)
+        return int(found.group(1)) if found else None
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer and the hint that names it.
+
+    Give one of:
+        output: ``(*case.args) -> answer``, what the mistaken formula computes.
+        derive: ``(expected) -> answer``, for mistakes of layout (a missing batch axis, a transposed result).
+        test: ``(answer, case) -> bool``, for mistakes recognised by a property of the answer (NaN, zero);
+            it must hold only for that mistake.
+
+    Attributes:
+        hint: the sentence shown under the first failed case.
+    """
+
+    hint: str
+    output: "Callable | None" = None
+    derive: "Callable | None" = None
+    test: "Callable | None" = None
+
+    def produce(self, case):
+        """What this mistake answers on ``case`` (None when it does not apply)."""
+        try:
+            if self.output is not None:
+                return self.output(*case.args, **case.kwargs)
+            if self.derive is not None:
+                return self.derive(case.expected)
+        except Exception:  # a mistake that cannot be formed on this case does not apply there
+            return None
+        return None
 
 
 @dataclass
@@ -49,6 +122,7 @@ class Result:
     total: int
     implemented: bool
     messages: list
+    hints: list = field(default_factory=list)
 
     @property
     def ok(self):
@@ -62,78 +136,305 @@ class Result:
 
 
 def _clone(value):
-    return value.clone() if isinstance(value, torch.Tensor) else value
+    return value.detach().clone() if isinstance(value, torch.Tensor) else value
+
+
+def _dtype_problem(answer, expected):
+    """``(problem, lesson)`` of a wrong dtype."""
+    want, got = expected.dtype, answer.dtype
+    problem = f"expected dtype {want}, got {got}"
+    if want == torch.bool:
+        return problem, "the contract asks for a bool tensor: a comparison, &, | or ~ gives one (not .long(), .float())."
+    if want.is_floating_point and not got.is_floating_point:
+        return problem, (f"the contract asks for a {want} tensor: torch.arange and integer tensors give int64, so "
+                         f"create it with dtype={want} (or convert with .to({want})).")
+    if not want.is_floating_point and got.is_floating_point:
+        return problem, f"the contract asks for {want}: indices and labels are integers (convert with .long())."
+    return problem, f"the contract asks for {want}: keep the input's dtype (create new tensors with dtype=x.dtype)."
 
 
 def _compare(answer, expected, case):
-    """None when ``answer`` matches ``expected``, else what is wrong."""
+    """``(problem, lesson)``: None when ``answer`` matches ``expected`` (type, shape, dtype, device, values), else
+    what is wrong (shown on the case's line) and, for a broken contract, the lesson (shown once)."""
     if isinstance(expected, tuple):
-        if not isinstance(answer, tuple) or len(answer) != len(expected):
-            return f"expected a tuple of {len(expected)} values, got {type(answer).__name__}"
+        if not isinstance(answer, (tuple, list)) or len(answer) != len(expected):
+            return (f"expected a tuple of {len(expected)} values, got {type(answer).__name__}",
+                    f"return {len(expected)} values as a tuple: return a, b.")
         for a, e in zip(answer, expected):
             problem = _compare(a, e, case)
-            if problem:
+            if problem[0]:
                 return problem
-        return None
+        return None, None
     if not isinstance(answer, torch.Tensor):
-        return f"expected a torch.Tensor, got {type(answer).__name__}"
+        lesson = (f"return a torch.Tensor, not a {type(answer).__name__}: .item(), float(), .tolist() and NumPy "
+                  f"leave torch (and cut the gradient).")
+        return f"expected a torch.Tensor, got {type(answer).__name__}", lesson
     if answer.shape != expected.shape:
-        return f"expected shape {tuple(expected.shape)}, got {tuple(answer.shape)}"
-    if not torch.isfinite(answer.to(torch.float64)).all():
-        return "the answer contains NaN or Inf"
-    difference = (answer.to(torch.float64) - expected.to(torch.float64)).abs()
-    if not torch.allclose(answer.to(torch.float64), expected.to(torch.float64), atol=case.atol, rtol=case.rtol):
-        return f"values differ (largest error {difference.max().item():.3g})"
+        return f"expected shape {tuple(expected.shape)}, got {tuple(answer.shape)}", None
+    if answer.dtype != expected.dtype:
+        return _dtype_problem(answer, expected)
+    if answer.device != expected.device:
+        return (f"expected the result on {expected.device}, got {answer.device}",
+                "create new tensors on the input's device (device=x.device).")
+    a, e = answer.detach().to(torch.float64), expected.detach().to(torch.float64)
+    if not torch.isfinite(a).all() and torch.isfinite(e).all():
+        return "the answer contains NaN or Inf", None
+    if not torch.allclose(a, e, atol=case.atol, rtol=case.rtol, equal_nan=True):
+        return f"values differ (largest error {(a - e).abs().nan_to_num(float('inf')).max().item():.3g})", None
+    return None, None
+
+
+def same(answer, other, atol=1e-4, rtol=1e-4):
+    """True when ``answer`` equals ``other`` in shape and values (tensors, or tuples of tensors; dtypes may differ)."""
+    if isinstance(other, (tuple, list)):
+        return (isinstance(answer, (tuple, list)) and len(answer) == len(other)
+                and all(same(a, o, atol, rtol) for a, o in zip(answer, other)))
+    return (isinstance(answer, torch.Tensor) and isinstance(other, torch.Tensor) and answer.shape == other.shape
+            and torch.allclose(answer.detach().to(torch.float64), other.detach().to(torch.float64), atol=atol,
+                               rtol=rtol, equal_nan=True))
+
+
+def public_name(function):
+    """The shortest public path of a reglab function, e.g. ``reglab.warp`` for :func:`reglab.warping.warp`."""
+    module = function.__module__
+    parts = module.split(".")
+    for end in range(1, len(parts) + 1):
+        owner = sys.modules.get(".".join(parts[:end]))
+        if owner is not None and getattr(owner, function.__name__, None) is function:
+            return f"{'.'.join(parts[:end])}.{function.__name__}"
+    return f"{module}.{function.__name__}"
+
+
+def _student_globals(student):
+    """The global namespaces the student's code looks names up in (a function's, or a layer's forward's)."""
+    spaces = []
+    for candidate in (student, getattr(type(student), "forward", None), getattr(type(student), "__call__", None)):
+        space = getattr(candidate, "__globals__", None)
+        if isinstance(space, dict) and not any(space is s for s in spaces):
+            spaces.append(space)
+    return spaces
+
+
+@contextlib.contextmanager
+def recording(functions, student):
+    """Replace each of ``functions`` by a recording wrapper wherever the student's code can reach it, then restore.
+
+    The wrapper calls the original and appends its public name to the list this context yields. It is put in
+    every loaded ``reglab`` module that holds the function and in the student's global namespace (so
+    ``reglab.warp``, ``warping.warp`` and a name imported with ``from reglab import warp`` are all seen).
+
+    Example:
+        >>> import reglab, torch
+        >>> from reglab import warping
+        >>> with recording([warping.warp], None) as calls:
+        ...     _ = reglab.warp(torch.zeros(1, 1, 3, 3), torch.zeros(1, 2, 3, 3))
+        >>> calls, reglab.warp is warping.warp
+        (['reglab.warp'], True)
+    """
+    calls = []
+    replaced = []
+    try:
+        for function in functions:
+            name = public_name(function)
+
+            def wrapper(*args, _function=function, _name=name, **kwargs):
+                calls.append(_name)
+                return _function(*args, **kwargs)
+
+            spaces = [vars(module) for key, module in list(sys.modules.items())
+                      if module is not None and (key == "reglab" or key.startswith("reglab."))]
+            spaces += _student_globals(student)
+            for space in spaces:
+                for key, value in list(space.items()):
+                    if value is function:
+                        space[key] = wrapper
+                        replaced.append((space, key, function))
+        yield calls
+    finally:
+        for space, key, function in reversed(replaced):
+            space[key] = function
+
+
+def _is_stub(error):
+    """True for the stub's own ``raise NotImplementedError()``: no message, raised outside torch and reglab."""
+    if type(error) is not NotImplementedError or error.args:
+        return False
+    frames = traceback.extract_tb(error.__traceback__)
+    return bool(frames) and not frames[-1].filename.startswith(_LIBRARIES)
+
+
+def _modified(args, originals, names):
+    for index, (a, c) in enumerate(zip(args, originals)):
+        if isinstance(a, torch.Tensor) and (a.shape != c.shape or not torch.equal(a.detach(), c)):
+            return names[index] if index < len(names) else f"argument {index + 1}"
     return None
 
 
-def run_check(exercise, student, cases, *, diagnose=()):
+def _gradients(function, case, positions, *, seed=0):
+    """``(output, [gradient or None per position])`` of ``sum(w · function(*args))`` for a fixed random ``w``."""
+    leaves = {}
+    args = []
+    for index, value in enumerate(case.args):
+        value = _clone(value)
+        if index in positions and isinstance(value, torch.Tensor) and value.dtype.is_floating_point:
+            leaves[index] = value.requires_grad_(True)
+            value = value.clone()                                  # not a leaf: in-place edits stay legal
+        args.append(value)
+    output = function(*args, **case.kwargs)
+    if not isinstance(output, torch.Tensor) or not output.requires_grad:
+        return output, [None] * len(positions)
+    weight = torch.randn(output.shape, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    total = (output * weight.to(output.dtype)).sum()
+    inputs = [leaves[i] for i in positions if i in leaves]
+    found = iter(torch.autograd.grad(total, inputs, allow_unused=True))
+    return output, [next(found) if i in leaves else None for i in positions]
+
+
+def _gradient_problem(student, reference, case, positions, names):
+    try:
+        output, grads = _gradients(student, case, positions)
+    except Exception as error:  # the student's code may raise anything
+        return (f"raised {type(error).__name__} when its inputs require a gradient: {error}",
+                "the result must be differentiable: it is used in a gradient descent.")
+    _, expected = _gradients(reference, case, positions)
+    for index, got, want in zip(positions, grads, expected):
+        name = names[index] if index < len(names) else f"argument {index + 1}"
+        if want is None:
+            continue
+        if got is None:
+            return (f"no gradient reaches `{name}`",
+                    f"no gradient reaches `{name}`: the result must be differentiable in it (no .item(), .detach(), "
+                    f".numpy(), torch.no_grad() or torch.tensor(...) of computed values).")
+        scale = want.abs().max().item()
+        if not torch.allclose(got.to(torch.float64), want.to(torch.float64), rtol=1e-3, atol=1e-4 * (1 + scale)):
+            error = (got.to(torch.float64) - want.to(torch.float64)).abs().max().item()
+            return (f"the gradient with respect to `{name}` differs from reglab's (largest error {error:.3g})",
+                    f"the values are right but the gradient with respect to `{name}` is not: a hard threshold, "
+                    f"rounding or a detached part of the computation changes it.")
+    return None, None
+
+
+def _mistake_fires(mistake, runs):
+    """True when the student's answers match ``mistake`` wherever it is wrong, and somewhere it is wrong."""
+    matched = False
+    for case, answer, passed in runs:
+        if mistake.test is not None:
+            matched = matched or (not passed and bool(mistake.test(answer, case)))
+            continue
+        wrong = mistake.produce(case)
+        if wrong is None or same(wrong, case.expected, atol=case.atol, rtol=case.rtol):
+            continue                                         # the mistake is right (or undefined) here: no evidence
+        if passed:
+            return False
+        if same(answer, wrong, atol=max(case.atol, 1e-4), rtol=max(case.rtol, 1e-4)):
+            matched = True
+        else:
+            return False
+    return matched
+
+
+def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=None, gradient=(), names=None,
+              forbid=()):
     """Run ``student`` on every case, print a ✓/✗ report with hints, return a :class:`Result`.
 
     Args:
         exercise: the banner, e.g. ``"Exercise 1.2 — warp"``.
-        student: the student's function.
+        student: the student's function (or layer).
         cases: list of :class:`Case`.
-        diagnose: functions ``(answer, case) -> str | None`` that recognise typical mistakes.
+        mistakes: :class:`Mistake` s, the typical wrong answers of this exercise, in the order their hints are shown.
+        diagnose: older form of hints, functions ``(answer, case) -> str | None`` tried on the failed cases.
+        reference: the right function, for the gradient check.
+        gradient: names of the arguments a gradient must reach (the exercise asks for a differentiable result).
+        names: the arguments' names (default: the reference's parameters).
+        forbid: the reglab functions the exercise asks to write; an answer that calls one of them fails.
     """
+    names = list(names or (inspect.signature(reference).parameters if reference is not None else ()))
+    positions = [names.index(name) for name in gradient]
     lines = [exercise]
+    rows = []                  # (line, failed)
+    hints = []
+    runs = []                  # (case, answer, passed) for the mistakes
     passed = 0
+    returned = False
+    raised = []                # (case, error)
+    worked = set()             # dimensions where a case passed
+    modified = None
+    called = []
+    lessons = []               # what a broken contract teaches, once each
     for case in cases:
         args = tuple(_clone(a) for a in case.args)
+        originals = tuple(_clone(a) for a in case.args)
         try:
-            answer = student(*args, **case.kwargs)
-        except NotImplementedError:
-            lines.append("  … not implemented yet: write your code between the markers, replacing "
-                         "`raise NotImplementedError()`, then run this cell again.")
-            print("\n".join(lines))
-            return Result(exercise, 0, len(cases), False, lines)
+            with recording(forbid, student) as calls:
+                answer = student(*args, **case.kwargs)
         except Exception as error:  # the student's code may raise anything: report it as a lesson
-            lines.append(f"  ✗ {case.description}: raised {type(error).__name__}: {error}")
+            if not returned and _is_stub(error):
+                lines.append(_STUB)
+                print("\n".join(lines))
+                return Result(exercise, 0, len(cases), False, lines)
+            rows.append((f"  ✗ {case.description}: raised {type(error).__name__}: {error}".rstrip(": "), True))
+            raised.append((case, error))
             continue
-        problem = _compare(answer, case.expected, case)
-        if problem is None and any(
-            isinstance(a, torch.Tensor) and not torch.equal(a, c) for a, c in zip(args, case.args)
-        ):
-            problem = "your function modified its input in place; work on a copy (or use out-of-place operations)"
+        returned = True
+        problem = lesson = None
+        if calls:
+            called += [c for c in calls if c not in called]
+            problem = f"calls {calls[0]}"
+        where = _modified(args, originals, names)
+        if where and not problem:
+            modified = modified or where
+            problem = f"modified its input `{where}` in place"
+        value_problem, value_lesson = _compare(answer, case.expected, case)
+        if not problem:
+            problem, lesson = value_problem, value_lesson
+        if problem is None and positions and reference is not None and case.grad:
+            with recording(forbid, student):
+                problem, lesson = _gradient_problem(student, reference, case, positions, names)
+        if lesson and lesson not in lessons:
+            lessons.append(lesson)
         if problem is None:
             passed += 1
-            lines.append(f"  ✓ {case.description}")
-            continue
-        lines.append(f"  ✗ {case.description}: {problem}")
-        for check in diagnose:
-            hint = check(answer, case)
-            if hint:
-                lines.append(f"    → {hint}")
-                break
+            worked.add(case.dimension)
+            rows.append((f"  ✓ {case.description}", False))
+        else:
+            rows.append((f"  ✗ {case.description}: {problem}", True))
+        runs.append((case, answer, value_problem is None))
+
+    if called:
+        hints.append(f"this calls {', '.join(called)}: the exercise asks you to write it yourself.")
+    elif modified:
+        hints.append(f"your function modified its input `{modified}` in place; work on a copy (x = x.clone()) "
+                     f"or use out-of-place operations (x = x + 1, not x += 1).")
+    else:
+        hints += lessons
+        for mistake in mistakes:
+            if _mistake_fires(mistake, runs) and mistake.hint not in hints:
+                hints.append(mistake.hint)
+        if not hints:
+            for case, answer, ok in runs:
+                if ok:
+                    continue
+                for check in diagnose:
+                    hint = check(answer, case)
+                    if hint and hint not in hints:
+                        hints.append(hint)
+                        break
+        failed_dims = {case.dimension for case, _ in raised}
+        if raised and len(failed_dims) == 1 and None not in failed_dims and worked - failed_dims - {None}:
+            case, error = raised[0]
+            good = min(worked - failed_dims - {None})
+            hints.append(f"your code works in {good}D but raised {type(error).__name__} on a {case.dimension}D case: "
+                         f"make it dimension-generic (loop over the axes; 'trilinear', F.conv3d, "
+                         f"3D padding for volumes).")
+    first = True
+    for line, failed in rows:
+        lines.append(line)
+        if failed and first:
+            lines += [f"    → {hint}" for hint in hints]
+            first = False
     lines.append(f"  {passed} of {len(cases)} cases passed." + (" Well done!" if passed == len(cases) else ""))
     print("\n".join(lines))
-    return Result(exercise, passed, len(cases), True, lines)
-
-
-def same(answer, other, atol=1e-4):
-    """True when ``answer`` is a tensor equal to ``other`` (for diagnose functions)."""
-    return (isinstance(answer, torch.Tensor) and isinstance(other, torch.Tensor) and answer.shape == other.shape
-            and torch.allclose(answer.to(torch.float64), other.to(torch.float64), atol=atol))
+    return Result(exercise, passed, len(cases), True, lines, hints)
 
 
 Diagnose = Callable[[object, Case], "str | None"]
