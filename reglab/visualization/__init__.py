@@ -7,7 +7,8 @@ file                     what it holds                                          
                          :func:`compare_view` of :data:`MODES`, stages, orthogonal 3D slices    07, 08
 :mod:`.deformation`      deformation grid, quiver, Jacobian-determinant map, curl map           02, 04, 06, 07, 08
 :mod:`.points`           landmarks with their TRE segments                                      08
-:mod:`.widgets`          :func:`viewer`, ipywidgets controls that redraw :func:`compare_view`   08
+:mod:`.widgets`          :func:`viewer` (controls that redraw :func:`compare_view`);            00-04, 06, 08
+                         :func:`slider` and :func:`interact` for the labs' interactive figures
 :mod:`._slicing`         private: tensor → 2D plane, slices, mm extents, axis labels            (all of the above)
 =======================  =====================================================================  ==================
 
@@ -29,10 +30,10 @@ from reglab.visualization.deformation import curl_map, deformation_grid, jacobia
 from reglab.visualization.figures import (MODES, checkerboard, checkerboard_image, compare_view, difference,
                                           orthogonal_slices, overlay, overlay_image, show_registration, show_stages)
 from reglab.visualization.points import landmarks
-from reglab.visualization.widgets import viewer
+from reglab.visualization.widgets import interact, slider, viewer
 
 __all__ = [
     "MODES", "checkerboard", "checkerboard_image", "compare_view", "curl_map", "deformation_grid", "difference",
-    "jacobian_map", "landmarks", "orthogonal_slices", "overlay", "overlay_image", "quiver", "show_registration",
-    "show_stages", "viewer",
+    "interact", "jacobian_map", "landmarks", "orthogonal_slices", "overlay", "overlay_image", "quiver",
+    "show_registration", "show_stages", "slider", "viewer",
 ]
