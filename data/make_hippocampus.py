@@ -71,7 +71,8 @@ def checked_sources(source):
             if relative not in sums:
                 sys.exit(f"make_hippocampus: {relative} is not listed in {sums_file}")
             if sha256(path) != sums[relative]:
-                sys.exit(f"make_hippocampus: SHA-256 mismatch for {path}:\n  expected {sums[relative]}\n  got      {sha256(path)}")
+                sys.exit(f"make_hippocampus: SHA-256 mismatch for {path}:\n"
+                         f"  expected {sums[relative]}\n  got      {sha256(path)}")
             paths.append(path)
         sources[subject] = tuple(paths)
     return sources, sums
@@ -155,7 +156,8 @@ def main(out=OUT, source=SOURCE):
           f"box {arrays['box'].tolist()} (tensor order z, y, x)")
     manifest = {
         "sources": source_sums,
-        "arrays_sha256": {key: hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest() for key, a in arrays.items()},
+        "arrays_sha256": {key: hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest()
+                          for key, a in arrays.items()},
     }
     (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     print(f"{out / MANIFEST}: the sources' and the arrays' SHA-256")

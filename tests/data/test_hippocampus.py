@@ -73,7 +73,8 @@ def test_matches_the_originals_in_physical_space(subject):
     start = [int(round(i)) for i in original.TransformPhysicalPointToContinuousIndex(data.geometry.origin)]
     size = [43, 52, 42][::-1]
     crop = sitk.RegionOfInterest(original, size, start)
-    assert np.allclose(crop.GetOrigin(), data.geometry.origin) and np.allclose(crop.GetDirection(), data.geometry.direction)
+    assert np.allclose(crop.GetOrigin(), data.geometry.origin)
+    assert np.allclose(crop.GetDirection(), data.geometry.direction)
     expected_labels = sitk.GetArrayFromImage(sitk.RegionOfInterest(labels, size, start))
     assert np.array_equal(expected_labels, data.labels[0, 0].numpy())
     array = sitk.GetArrayFromImage(crop).astype(np.float64)
