@@ -1,63 +1,182 @@
-"""Lab 01's checkers pass reglab's own answers, catch the typical mistakes with their hint, and handle stubs."""
+"""Lab 01's checkers: right answers and other right formulations pass; at least five realistic wrong answers per
+exercise fail with the one hint that names their mistake; stubs, 2D-only answers and reglab calls are told apart."""
 
+import pytest
 import torch
+import torch.nn.functional as F
 
 from reglab import fields, grid, warping
 from reglab.course.checks import lab01
 from reglab.io import Geometry
+from tests.course.checks.helpers import assert_fails_with, assert_passes, in_place, own, run, stub, uncovered
+
+CHECKS = [lab01.check_identity_grid, lab01.check_warp, lab01.check_affine_displacement, lab01.check_compose,
+          lab01.check_index_to_physical]
+warp, identity_grid, compose = own(warping.warp), own(grid.identity_grid), own(fields.compose)
+affine_to_displacement = own(fields.affine_to_displacement)
 
 
-def stub(*args):
-    raise NotImplementedError()
+def identity_by_broadcasting(size):
+    """Another right answer: each axis's arange reshaped to broadcast, then expanded."""
+    channels = []
+    for axis, n in enumerate(size):
+        shape = [1] * len(size)
+        shape[axis] = n
+        channels.append(torch.arange(n, dtype=torch.float32).reshape(shape).expand(*size))
+    return torch.stack(channels)[None]
 
 
-def test_correct_answers_pass(capsys):
-    assert lab01.check_identity_grid(lambda size: grid.identity_grid(size))
-    assert lab01.check_warp(warping.warp)
-    assert lab01.check_affine_displacement(fields.affine_to_displacement)
-    assert lab01.check_compose(fields.compose)
-    assert lab01.check_index_to_physical(lambda i, s, o, d: Geometry(s, o, d).index_to_physical(i))
-    assert "✗" not in capsys.readouterr().out
+def warp_by_hand(moving, displacement):
+    """The solution's formulation: explicit 2x/(n - 1) - 1, flip, grid_sample."""
+    size = moving.shape[2:]
+    positions = identity_by_broadcasting(size).to(displacement.dtype) + displacement
+    scale = torch.tensor([2.0 / (n - 1) for n in size], dtype=displacement.dtype).reshape(1, -1, *[1] * len(size))
+    sampling = (positions * scale - 1.0).movedim(1, -1).flip(-1)
+    return F.grid_sample(moving, sampling, mode="bilinear", padding_mode="zeros", align_corners=True)
 
 
-def test_stubs_say_not_implemented(capsys):
-    for check in (lab01.check_identity_grid, lab01.check_warp, lab01.check_affine_displacement,
-                  lab01.check_compose, lab01.check_index_to_physical):
-        result = check(stub)
-        assert not result and not result.implemented
-    assert capsys.readouterr().out.count("not implemented yet") == 5
+def warp_with_to_grid_sample(moving, displacement):
+    size = moving.shape[2:]
+    return F.grid_sample(moving, grid.to_grid_sample(grid.identity_grid(size) + displacement, size),
+                         align_corners=True)
 
 
-def test_typical_mistakes_get_their_hint(capsys):
-    assert not lab01.check_identity_grid(lambda size: grid.identity_grid(size).flip(1))
-    assert "axes look swapped" in capsys.readouterr().out
-    assert not lab01.check_warp(lambda m, u: warping.warp(m, -u))
-    assert "x − u(x)" in capsys.readouterr().out
-    assert not lab01.check_compose(lambda u, v: u + v)
-    assert "only for translations" in capsys.readouterr().out
-    assert not lab01.check_compose(lambda u, v: fields.compose(v, u))
-    assert "order is swapped" in capsys.readouterr().out
-    assert not lab01.check_affine_displacement(lambda m, s: fields.affine_to_displacement(m, s) + grid.identity_grid(s))
-    assert "y(x) − x" in capsys.readouterr().out
+def affine_by_einsum(matrix, size):
+    ndim = len(size)
+    x = identity_by_broadcasting(size)[0]                                          # (ndim, *size)
+    y = torch.einsum("bij,j...->bi...", matrix[:, :, :ndim], x) + matrix[:, :, ndim].reshape(-1, ndim, *[1] * ndim)
+    return y - x
 
 
-def test_axes_not_flipped_for_grid_sample_is_diagnosed(capsys):
-    def unflipped(moving, u):
-        size = moving.shape[2:]
-        g = grid.voxel_to_normalized((grid.identity_grid(size) + u).movedim(1, -1), size)
-        return torch.nn.functional.grid_sample(moving, g, align_corners=True)
-    assert not lab01.check_warp(unflipped)
-    assert "grid_sample wants the last dimension" in capsys.readouterr().out
+def index_to_physical(index, spacing, origin, direction):
+    ndim = len(spacing)
+    d = torch.tensor(direction, dtype=torch.float64).reshape(ndim, ndim)
+    return (index.flip(-1) * torch.tensor(spacing[::-1], dtype=torch.float64)) @ d.T + torch.tensor(origin,
+                                                                                                    dtype=torch.float64)
 
 
-def test_in_place_modification_is_reported(capsys):
-    def modifies(moving, u):
+def index_to_physical_matrix(index, spacing, origin, direction):
+    """Another right answer: the homogeneous matrix of reglab.io.Geometry."""
+    return Geometry(spacing, origin, direction).index_to_physical(index)
+
+
+RIGHT = [(lab01.check_identity_grid, identity_by_broadcasting),
+         (lab01.check_identity_grid, lambda s: torch.stack(torch.meshgrid(
+             *[torch.arange(n, dtype=torch.float32) for n in s], indexing="ij"))[None]),
+         (lab01.check_warp, warp_by_hand), (lab01.check_warp, warp_with_to_grid_sample),
+         (lab01.check_affine_displacement, affine_by_einsum),
+         (lab01.check_affine_displacement, affine_to_displacement),
+         (lab01.check_compose, lambda u, v: v + warping.warp(u, v, padding="border")),
+         (lab01.check_compose, lambda u, v: v + warp_by_hand_border(u, v)),
+         (lab01.check_index_to_physical, index_to_physical),
+         (lab01.check_index_to_physical, index_to_physical_matrix)]
+
+
+def warp_by_hand_border(u, v):
+    size = u.shape[2:]
+    return F.grid_sample(u, grid.to_grid_sample(grid.identity_grid(size) + v, size), padding_mode="border",
+                         align_corners=True)
+
+
+def _meshgrid_xy(size):
+    return torch.stack(torch.meshgrid(*[torch.arange(n, dtype=torch.float32) for n in size], indexing="xy"))[None]
+
+
+def _warp_2d_only(moving, u):
+    size = moving.shape[2:]
+    rows, columns = (grid.identity_grid(size) + u).unbind(1)                       # 2D only
+    sampling = torch.stack([2 * columns / (size[1] - 1) - 1, 2 * rows / (size[0] - 1) - 1], dim=-1)
+    return F.grid_sample(moving, sampling, align_corners=True)
+
+
+WRONG = [
+    (lab01.check_identity_grid, lambda s: identity_grid(s)[0], "add the batch axis"),
+    (lab01.check_identity_grid, lambda s: identity_grid(s).movedim(1, -1), "channels-last"),
+    (lab01.check_identity_grid, _meshgrid_xy, "indexing='xy'"),
+    (lab01.check_identity_grid, lambda s: identity_grid(s).flip(1), "axes look swapped"),
+    (lab01.check_identity_grid, lambda s: identity_grid(s) + 1, "indices start at 0"),
+    (lab01.check_identity_grid, lambda s: lab01._meshgrid(s, values=lambda n: torch.linspace(-1, 1, n)),
+     "normalized coordinates"),
+    (lab01.check_identity_grid, lambda s: torch.stack(torch.meshgrid(*[torch.arange(n) for n in s], indexing="ij"))[
+        None], "torch.arange and integer tensors give int64"),
+    (lab01.check_identity_grid, lambda s: grid.identity_grid(s), "this calls reglab.grid.identity_grid"),
+    (lab01.check_warp, lambda m, u: warp(m, -u), "x − u(x)"),
+    (lab01.check_warp, lambda m, u: lab01._sampled(m, lab01._positions(m, u), flip=False), "flip it"),
+    (lab01.check_warp, lambda m, u: lab01._sampled(m, lab01._positions(m, u), align_corners=False), "half a voxel"),
+    (lab01.check_warp, lambda m, u: lab01._sampled(m, u), "add the identity grid"),
+    (lab01.check_warp, lambda m, u: lab01._sampled(m, lab01._positions(m, u), normalize=False), "not voxels"),
+    (lab01.check_warp, lambda m, u: lab01._sampled(m, lab01._positions(m, u), scale=torch.tensor(
+        [2.0 / n for n in m.shape[2:]])), "not 2·x/n − 1"),
+    (lab01.check_warp, lambda m, u: warp(m, u, padding="border"), "padding_mode='zeros'"),
+    (lab01.check_warp, lambda m, u: warp(m, u, mode="nearest"), "interpolate linearly"),
+    (lab01.check_warp, lambda m, u: warping.warp(m, u), "this calls reglab.warp"),
+    (lab01.check_warp, _warp_2d_only, "works in 2D but raised ValueError on a 3D case"),
+    (lab01.check_warp, in_place(warp, 1), "work on a copy"),
+    (lab01.check_affine_displacement, lambda a, s: lab01._affine(a, s, subtract=False), "y(x) − x"),
+    (lab01.check_affine_displacement, lambda a, s: lab01._affine(a, s, transpose=True), "A looks transposed"),
+    (lab01.check_affine_displacement, lambda a, s: lab01._affine(a, s, translate=False), "translation is missing"),
+    (lab01.check_affine_displacement, lambda a, s: lab01._affine(a, s, reverse=True), "in axis order"),
+    (lab01.check_affine_displacement, lambda a, s: lab01._affine(a[:1], s).expand(a.shape[0], *[-1] * (len(s) + 1)),
+     "each sample's own matrix"),
+    (lab01.check_affine_displacement, lambda a, s: fields.affine_to_displacement(a, s), "this calls reglab.fields"),
+    (lab01.check_compose, lambda u, v: u + v, "only for translations"),
+    (lab01.check_compose, lambda u, v: u + warp(v, u, padding="border"), "order is swapped"),
+    (lab01.check_compose, lambda u, v: v + warp(u, v), "padding='border'"),
+    (lab01.check_compose, lambda u, v: v + warp(u, -v, padding="border"), "at x − v(x)"),
+    (lab01.check_compose, lambda u, v: warp(u, v, padding="border"), "add v(x)"),
+    (lab01.check_compose, lambda u, v: fields.compose(u, v), "this calls reglab.fields.compose"),
+    (lab01.check_index_to_physical, lambda i, s, o, d: lab01._physical(i, s, o, d, flip_index=False,
+                                                                       flip_spacing=False), "ITK orders (x, y, z)"),
+    (lab01.check_index_to_physical, lambda i, s, o, d: lab01._physical(i, s, o, d, flip_spacing=False),
+     "not the spacing"),
+    (lab01.check_index_to_physical, lambda i, s, o, d: lab01._physical(i, s, o, d, transpose=False),
+     "used untransposed"),
+    (lab01.check_index_to_physical, lambda i, s, o, d: lab01._physical(i, s, o, d, use_direction=False),
+     "left out the direction"),
+    (lab01.check_index_to_physical, lambda i, s, o, d: lab01._physical(i, s, o, d, flip_origin=True),
+     "do not reverse it"),
+    (lab01.check_index_to_physical, lambda i, s, o, d: index_to_physical(i, s, o, d).float(), "asks for torch.float64"),
+]
+
+
+@pytest.mark.parametrize("check, answer", RIGHT)
+def test_right_answers_pass(check, answer):
+    assert_passes(check, answer)
+
+
+@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in WRONG])
+def test_wrong_answers_fail_with_their_hint(check, answer, hint):
+    assert_fails_with(check, answer, hint)
+
+
+def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
+    assert uncovered(CHECKS, WRONG) == []
+    for check in CHECKS:
+        assert sum(c is check for c, _, _ in WRONG) >= 5, check.__name__
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_an_untouched_stub_is_not_implemented(check):
+    result, out = run(check, stub)
+    assert not result.ok and not result.implemented and "not implemented yet" in out
+
+
+def test_torch_not_implemented_error_is_a_failure_not_a_stub():
+    """'bilinear' on a volume: torch's NotImplementedError (with a message, from torch) is no stub."""
+    def bilinear_only(moving, u):
+        smooth = F.interpolate(moving, size=moving.shape[2:], mode="bilinear", align_corners=True)
+        return warp(smooth, u)
+
+    result, out = run(lab01.check_warp, bilinear_only)
+    assert result.implemented and result.passed == 3 and "not implemented yet" not in out
+    assert "works in 2D but raised NotImplementedError on a 3D case" in out
+    assert "bilinear mode needs 4D input" in out
+
+
+def test_a_value_preserving_in_place_edit_is_accepted():
+    def harmless(moving, u):
         u += 0
         moving.mul_(1.0)
-        return warping.warp(moving, u)
-    # values are right, inputs unchanged in value: accepted; a real modification is caught
-    assert lab01.check_warp(modifies)
-    def breaks(moving, u):
-        u.zero_()
-        return warping.warp(moving, u)
-    assert not lab01.check_warp(breaks)
+        return warp(moving, u)
+
+    assert_passes(lab01.check_warp, harmless)
