@@ -4,9 +4,12 @@ Every function takes the student's function, runs it on several cases and
 compares with reglab's own implementation (:mod:`reglab.transforms`).
 """
 
+import itertools
+import math
+
 import torch
 
-from reglab.course.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, Mistake, run_check
 from reglab.transforms import bspline_basis, bspline_points, quaternion_to_matrix, rotation_matrix_2d
 from reglab.transforms.base import about_center
 
@@ -16,6 +19,32 @@ def _generator():
 
 
 # ---------------------------------------------------------------- Exercise 2.1
+
+
+def _rigid(angle, translation, center, *, sign=1.0, add_center=True, rotate_translation=False, origin=False):
+    """``[R | c + t − R c]`` and its slips."""
+    cos, sin = torch.cos(sign * angle), torch.sin(sign * angle)
+    rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)       # (B, 2, 2)
+    if origin:
+        offset = translation
+    else:
+        t = (rotation @ translation[..., None])[..., 0] if rotate_translation else translation
+        offset = (center if add_center else 0) + t - (rotation @ center[:, None])[..., 0]
+    return torch.cat([rotation, offset[..., None]], dim=-1)
+
+
+RIGID_MISTAKES = [
+    Mistake("your rotation turns the wrong way: R(θ) = [[cos θ, −sin θ], [sin θ, cos θ]] (check the sign of sin).",
+            output=lambda a, t, c: _rigid(a, t, c, sign=-1.0)),
+    Mistake("this rotates about voxel (0, 0): fold the centre into the translation, t' = c + t − R c.",
+            output=lambda a, t, c: _rigid(a, t, c, origin=True)),
+    Mistake("you moved the centre to the origin and rotated, but did not move it back: t' = c + t − R c "
+            "(the + c is missing).", output=lambda a, t, c: _rigid(a, t, c, add_center=False)),
+    Mistake("the translation is applied after the rotation, as it is: y = R(x − c) + c + t, so t is not rotated.",
+            output=lambda a, t, c: _rigid(a, t, c, rotate_translation=True)),
+    Mistake("the angle is in radians already: do not convert it from degrees.",
+            output=lambda a, t, c: _rigid(torch.deg2rad(a), t, c)),
+]
 
 
 def check_rigid_matrix(rigid_matrix):
@@ -28,102 +57,125 @@ def check_rigid_matrix(rigid_matrix):
         center = torch.tensor(center)
         expected = about_center(rotation_matrix_2d(angle), translation, center)
         cases.append(Case(f"batch of {batch}, centre {tuple(center.tolist())}", (angle, translation, center), expected))
+    return run_check("Exercise 2.1 — the 2D rigid matrix", rigid_matrix, cases, mistakes=RIGID_MISTAKES,
+                     names=("angle", "translation", "center"), forbid=(rotation_matrix_2d, about_center))
 
-    def transposed(answer, case):
-        angle, translation, center = case.args
-        if same(answer, about_center(rotation_matrix_2d(-angle), translation, center)):
-            return "your rotation turns the wrong way: R(θ) = [[cos θ, −sin θ], [sin θ, cos θ]] (check the sign of sin)."
 
-    def no_center(answer, case):
-        angle, translation, center = case.args
-        linear = rotation_matrix_2d(angle)
-        if isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape and same(answer[..., :2], linear) \
-                and same(answer[..., 2], translation):
-            return "this rotates about voxel (0, 0): fold the centre into the translation, t' = c + t − R c."
-
-    def degrees(answer, case):
-        angle, translation, center = case.args
-        if same(answer, about_center(rotation_matrix_2d(torch.deg2rad(angle)), translation, center)):
-            return "the angle is in radians already: do not convert it from degrees."
-
-    return run_check("Exercise 2.1 — the 2D rigid matrix", rigid_matrix, cases,
-                     diagnose=[transposed, no_center, degrees])
+check_rigid_matrix.mistakes = RIGID_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 2.2
 
 
+def _quaternion(q, *, normalize=True, erratum=False, square=False):
+    """The rotation matrix of ``q`` (scalar last); slips: not normalized, the lecture's erratum, divided by |q|²."""
+    if normalize:
+        q = q / (q.pow(2).sum(dim=1, keepdim=True) if square else q.norm(dim=1, keepdim=True))
+    q1, q2, q3, q4 = q.unbind(1)
+    rows = [[1 - 2 * (q2**2 + q3**2), 2 * (q1 * q2 - q3 * q4), 2 * (q1 * q3 + (q3 if erratum else q2) * q4)],
+            [2 * (q1 * q2 + q3 * q4), 1 - 2 * (q1**2 + q3**2), 2 * (q2 * q3 - q1 * q4)],
+            [2 * (q1 * q3 - (q3 if erratum else q2) * q4), 2 * (q2 * q3 + q1 * q4), 1 - 2 * (q1**2 + q2**2)]]
+    return torch.stack([torch.stack(row, -1) for row in rows], -2)
+
+
 def lecture_quaternion_matrix(quaternion):
     """The lecture's matrix *with its erratum* (q3 q4 in entries (1,3) and (3,1)), to recognise it."""
-    q1, q2, q3, q4 = (quaternion / quaternion.norm(dim=1, keepdim=True)).unbind(1)
-    matrix = quaternion_to_matrix(quaternion).clone()
-    matrix[:, 0, 2] = 2 * (q1 * q3 + q3 * q4)
-    matrix[:, 2, 0] = 2 * (q1 * q3 - q3 * q4)
-    return matrix
+    return _quaternion(quaternion, erratum=True)
+
+
+QUATERNION_MISTAKES = [
+    Mistake("this is the lecture's matrix, which has two wrong entries: (1,3) must be 2(q1 q3 + q2 q4) and "
+            "(3,1) 2(q1 q3 − q2 q4). Check R Rᵀ = I to see it.", output=lecture_quaternion_matrix),
+    Mistake("you took q1 as the scalar part; here q = (q1, q2, q3, q4) has the scalar part LAST (q4).",
+            output=lambda q: _quaternion(torch.cat([q[:, 1:], q[:, :1]], dim=1))),
+    Mistake("normalize q to unit length first (q / |q|): only unit quaternions give rotations.",
+            output=lambda q: _quaternion(q, normalize=False)),
+    Mistake("divide q by its length |q| = sqrt(Σ q²), not by Σ q².", output=lambda q: _quaternion(q, square=True)),
+    Mistake("your matrix is the transpose (the inverse rotation): check the signs of the q_c q4 terms, "
+            "2(q1 q2 − q3 q4) is entry (1,2).", derive=lambda e: e.transpose(1, 2)),
+]
 
 
 def check_quaternion_matrix(quaternion_matrix):
     """Exercise 2.2: ``quaternion_matrix(q (B, 4)) -> (B, 3, 3)``, q4 the scalar part, q normalized first."""
     g = _generator()
-    cases = [Case("90° about axis 2", (torch.tensor([[0.0, 0.0, 1.0, 1.0]]),), quaternion_to_matrix(torch.tensor([[0.0, 0.0, 1.0, 1.0]])))]
+    first = torch.tensor([[0.0, 0.0, 1.0, 1.0]])
+    cases = [Case("90° about axis 2, |q| = √2", (first,), quaternion_to_matrix(first))]
     for batch in (1, 4):
         unit = torch.randn(batch, 4, generator=g)
         unit = unit / unit.norm(dim=1, keepdim=True)
         cases.append(Case(f"{batch} unit quaternion(s)", (unit,), quaternion_to_matrix(unit)))
     other = 3.0 * torch.randn(2, 4, generator=g)
     cases.append(Case("2 quaternions of length ≠ 1 (normalize first)", (other,), quaternion_to_matrix(other)))
-
-    def erratum(answer, case):
-        if same(answer, lecture_quaternion_matrix(case.args[0])):
-            return ("this is the lecture's matrix, which has two wrong entries: (1,3) must be 2(q1 q3 + q2 q4) and "
-                    "(3,1) 2(q1 q3 − q2 q4). Check R Rᵀ = I to see it.")
-
-    def scalar_first(answer, case):
-        q = case.args[0]
-        if same(answer, quaternion_to_matrix(torch.cat([q[:, 1:], q[:, :1]], dim=1))):
-            return "you took q1 as the scalar part; here q = (q1, q2, q3, q4) has the scalar part LAST (q4)."
-
-    def not_normalized(answer, case):
-        q = case.args[0]
-        if isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape and not same(q.norm(dim=1), torch.ones(len(q))):
-            return "normalize q to unit length first (q / |q|): only unit quaternions give rotations."
-
     return run_check("Exercise 2.2 — the quaternion rotation matrix", quaternion_matrix, cases,
-                     diagnose=[erratum, scalar_first, not_normalized])
+                     mistakes=QUATERNION_MISTAKES, names=("q",), forbid=(quaternion_to_matrix,))
+
+
+check_quaternion_matrix.mistakes = QUATERNION_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 2.3
 
 
+BASIS_MISTAKES = [
+    Mistake("the four values are in reverse order: B0(u) = (1 − u)³/6 comes first and B3(u) = u³/6 last.",
+            derive=lambda e: e.flip(-1)),
+    Mistake("stack the four values on the LAST axis: torch.stack([...], dim=-1).", derive=lambda e: e.movedim(-1, 0)),
+    Mistake("divide every polynomial by 6: the four weights must sum to 1 for every u (partition of unity).",
+            derive=lambda e: e * 6),
+    Mistake("B0(u) = (1 − u)³/6, the cube of (1 − u), not (1 − u³)/6.",
+            output=lambda u: torch.stack([(1 - u**3) / 6, (3 * u**3 - 6 * u**2 + 4) / 6,
+                                          (-3 * u**3 + 3 * u**2 + 3 * u + 1) / 6, u**3 / 6], dim=-1)),
+]
+
+
 def check_bspline_basis(basis):
-    """Exercise 2.3: ``basis(u) -> (*u.shape, 4)`` = ``(B0(u), B1(u), B2(u), B3(u))``."""
+    """Exercise 2.3: ``basis(u) -> (*u.shape, 4)`` = ``(B0(u), B1(u), B2(u), B3(u))``, the dtype of u."""
     g = _generator()
-    cases = [
-        Case("u = 0", (torch.zeros(1),), bspline_basis(torch.zeros(1))),
-        Case("u = 0, 0.25, 0.5, 0.75", (torch.arange(4) / 4,), bspline_basis(torch.arange(4) / 4)),
-        Case("random u, shape (3, 5)", (torch.rand(3, 5, generator=g),), None),
-        Case("float64 u, shape (7,)", (torch.rand(7, generator=g, dtype=torch.float64),), None),
-    ]
-    for case in cases[2:]:
-        case.expected = bspline_basis(case.args[0])
+    inputs = [("u = 0", torch.zeros(1)), ("u = 0, 0.25, 0.5, 0.75", torch.arange(4) / 4),
+              ("random u, shape (3, 5)", torch.rand(3, 5, generator=g)),
+              ("float64 u, shape (7,)", torch.rand(7, generator=g, dtype=torch.float64))]
+    cases = [Case(text, (u,), bspline_basis(u)) for text, u in inputs]
+    return run_check("Exercise 2.3 — the cubic B-spline basis", basis, cases, mistakes=BASIS_MISTAKES, names=("u",),
+                     forbid=(bspline_basis,))
 
-    def reversed_order(answer, case):
-        if same(answer, case.expected.flip(-1)):
-            return "the four values are in reverse order: B0(u) = (1 − u)³/6 comes first and B3(u) = u³/6 last."
 
-    def stacked_first(answer, case):
-        if same(answer, case.expected.movedim(-1, 0)):
-            return "stack the four values on the LAST axis: torch.stack([...], dim=-1)."
-
-    def partition(answer, case):
-        if isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape and not same(answer.sum(-1), torch.ones(answer.shape[:-1])):
-            return "the four weights must sum to 1 for every u (partition of unity): check the coefficients against the lecture."
-
-    return run_check("Exercise 2.3 — the cubic B-spline basis", basis, cases,
-                     diagnose=[reversed_order, stacked_first, partition])
+check_bspline_basis.mistakes = BASIS_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 2.4
+
+
+def _ffd(control, x, spacing, *, shift=0, fractional=True, swap=False, nearest=False):
+    """u(x) by the 4^d loop, and its slips: neighbourhood shifted, u not fractional, weights of the axes swapped."""
+    ndim = x.shape[0]
+    cell = torch.floor(x / spacing).long()
+    if nearest:
+        return control[(slice(None), *[int(c) + 1 for c in cell])]
+    weights = bspline_basis(x / spacing - cell if fractional else x / spacing)      # (ndim, 4)
+    if swap:
+        weights = weights.flip(0)
+    total = torch.zeros(ndim, dtype=control.dtype)
+    for offsets in itertools.product(range(4), repeat=ndim):
+        index = tuple(int(cell[a]) + offsets[a] + shift for a in range(ndim))
+        weight = math.prod(weights[a, offsets[a]] for a in range(ndim))
+        total = total + weight * control[(slice(None), *index)]
+    return total
+
+
+FFD_MISTAKES = [
+    Mistake("your neighbourhood is shifted by one control point: with i = ⌊x/δ⌋ the four points are i−1 … i+2, "
+            "stored at indices i … i+3 (point c is stored at index c + 1).",
+            output=lambda control, x, spacing: _ffd(control, x, spacing, shift=1)),
+    Mistake("your neighbourhood is shifted by one control point the other way: the four points i−1 … i+2 are stored "
+            "at indices i … i+3, not i−1 … i+2.", output=lambda control, x, spacing: _ffd(control, x, spacing, shift=-1)),
+    Mistake("the basis takes the position inside the cell, u = x/δ − ⌊x/δ⌋ in [0, 1), not x/δ.",
+            output=lambda control, x, spacing: _ffd(control, x, spacing, fractional=False)),
+    Mistake("the weights of the axes are swapped: B_l of axis 0's u goes with the first index, B_m of axis 1's v "
+            "with the second.", output=lambda control, x, spacing: _ffd(control, x, spacing, swap=True)),
+    Mistake("this is one control point's displacement: blend all 4^d neighbours with the weights B_l(u) B_m(v).",
+            output=lambda control, x, spacing: _ffd(control, x, spacing, nearest=True)),
+]
 
 
 def check_ffd_at_point(ffd_at_point):
@@ -135,25 +187,14 @@ def check_ffd_at_point(ffd_at_point):
     g = _generator()
     cases = []
     for shape, spacing, x in [((2, 7, 8), 4, (9.0, 13.0)), ((2, 9, 6), 3, (10.5, 2.25)),
-                              ((2, 8, 8), 5, (0.0, 19.9)), ((3, 6, 7, 6), 4, (5.5, 12.0, 3.75))]:
+                              ((2, 8, 8), 5, (7.0, 19.9)), ((3, 6, 7, 6), 4, (5.5, 12.0, 3.75)),
+                              ((3, 7, 6, 8), 3, (7.5, 4.0, 11.0))]:
         control = torch.randn(*shape, generator=g, dtype=torch.float64)
         point = torch.tensor(x, dtype=torch.float64)
         expected = bspline_points(control[None], point[None, None], spacing)[0, 0]
         cases.append(Case(f"{len(x)}D, δ = {spacing}, x = {x}", (control, point, spacing), expected))
-
-    def off_by_one(answer, case):
-        control, point, spacing = case.args
-        for shift in (1, -1):
-            dims = tuple(range(1, control.dim()))
-            moved = control.roll((-shift,) * len(dims), dims=dims)
-            if same(answer, bspline_points(moved[None], point[None, None], spacing)[0, 0]):
-                return ("your neighbourhood is shifted by one control point: with i = ⌊x/δ⌋ the four points are "
-                        "i−1 … i+2, stored at indices i … i+3 (point c is stored at index c + 1).")
-
-    def unnormalized_u(answer, case):
-        control, point, spacing = case.args
-        if same(answer, (control.flatten(1) * 0).sum(1)):
-            return "the answer is zero: did you compute u = x/δ − ⌊x/δ⌋ and use all 4^d neighbours?"
-
     return run_check("Exercise 2.4 — the free-form deformation at one point", ffd_at_point, cases,
-                     diagnose=[off_by_one, unnormalized_u])
+                     mistakes=FFD_MISTAKES, names=("control", "x", "spacing"), forbid=(bspline_points,))
+
+
+check_ffd_at_point.mistakes = FFD_MISTAKES
