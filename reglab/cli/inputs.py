@@ -26,8 +26,8 @@ MAX_EXTENT_RATIO = 50.0
 MIN_OVERLAP = 0.1
 """Below this share of the fixed image inside the moving image, a warning."""
 
-ZERO_TAIL = 0.3
-"""An image whose last 30 % (in file order) is exact zeros may have been cut short: a warning."""
+ZERO_TAIL = 0.5
+"""An image whose last half or more (in file order) is exact zeros may have been cut short: a warning."""
 
 
 def warn(message):

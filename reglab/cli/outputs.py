@@ -80,7 +80,10 @@ class Staging:
     def write_image(self, name, image):
         """An image, checked by reading it back whole (a truncated ``.gz`` reads back zero-filled otherwise)."""
         def check(path):
-            check_complete(path, "written")
+            try:
+                check_complete(path, "written")
+            except CommandError:
+                raise ValueError("the file on disk is cut short (is the disk full?)") from None
             again = sitk.ReadImage(str(path))
             if not np.array_equal(sitk.GetArrayViewFromImage(again), sitk.GetArrayViewFromImage(image)):
                 raise ValueError("the file read back differs from what was written")

@@ -84,7 +84,7 @@ def failing_writer(monkeypatch, failure):
 
 @pytest.mark.parametrize("failure, message", [
     ("raises", "No space left on device; nothing was written"),
-    ("silent", "is truncated"),                                          # a writer that does not notice
+    ("silent", "the file on disk is cut short (is the disk full?); nothing was written"),                                          # a writer that does not notice
 ])
 def test_a_full_disk_leaves_out_untouched(failure, message, pair, labels, tmp_path, capsys, monkeypatch):
     out = tmp_path / "result"
