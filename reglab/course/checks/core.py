@@ -361,6 +361,7 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
     modified = None
     called = []
     lessons = []               # what a broken contract teaches, once each
+    gradient_lessons = []      # shown when every value was right
     for case in cases:
         args = tuple(_clone(a) for a in case.args)
         originals = tuple(_clone(a) for a in case.args)
@@ -390,7 +391,9 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
         if problem is None and positions and reference is not None and case.grad:
             with recording(forbid, student):
                 problem, lesson = _gradient_problem(student, reference, case, positions, names)
-        if lesson and lesson not in lessons:
+            if lesson and lesson not in gradient_lessons:
+                gradient_lessons.append(lesson)
+        elif lesson and lesson not in lessons:
             lessons.append(lesson)
         if problem is None:
             passed += 1
@@ -407,6 +410,8 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
                      f"or use out-of-place operations (x = x + 1, not x += 1).")
     else:
         hints += lessons
+        if all(ok for _, _, ok in runs) and not raised:
+            hints += gradient_lessons
         for mistake in mistakes:
             if _mistake_fires(mistake, runs) and mistake.hint not in hints:
                 hints.append(mistake.hint)
