@@ -1,67 +1,66 @@
 """Grading a folder: every submission of one lab, in parallel, then the tables and the feedback.
 
-For every submitted notebook of lab ``NN`` (:mod:`~reglab.course.grading.submissions`):
+For every ``.ipynb`` under the submissions folder (:mod:`~reglab.course.grading.submissions`), one row:
 
-1. read it; invalid JSON, a file that is not a notebook, or the notebook of another lab gets a row with that
-   reason and no kernel is started (:mod:`~reglab.course.grading.scoring`);
-2. copy it into a scratch folder of its own and execute it there in a fresh kernel, on the CPU, with a time
-   limit per cell and per notebook, a memory limit, a cap on the output, and an audit hook
-   (:mod:`~reglab.course.grading.execute`, :mod:`~reglab.course.grading.guard`);
-3. after the student's cells, call the lab's visible checker (``reglab.course.checks.labNN``) and the hidden
-   tests (``instructor/hidden/labNN.py``) on each exercise's function, found by the name the checker cell passes.
+1. a hidden file or a link is skipped (with the reason); invalid JSON, a file that is not a notebook, or the
+   notebook of another lab gets a row with that reason and no kernel is started
+   (:mod:`~reglab.course.grading.scoring`);
+2. otherwise it runs in a fresh kernel, isolated as far as the machine allows
+   (:mod:`~reglab.course.grading.sandbox`, :mod:`~reglab.course.grading.execute`), with a private read-only copy
+   of reglab (:mod:`~reglab.course.grading.workspace`);
+3. the kernel answers the cases of each exercise (the visible checker's and the hidden tests'), and the grader
+   compares the answers with its own expected values (:mod:`~reglab.course.grading.cases`).
 
-Output in ``out`` (:mod:`~reglab.course.grading.report`): ``scores.csv``, ``scores.md``, ``feedback/<student>.md``,
-and ``executed/<student>.ipynb`` (the executed copy, for a closer look). Results do not depend on the order or
-the number of workers.
+Output in ``out`` (:mod:`~reglab.course.grading.report`): ``scores.csv``, ``scores.md``, ``feedback/<name>.md``,
+``executed/<name>.ipynb`` and ``isolation.txt`` (which mechanisms held). The checkers and the hidden tests are
+hashed before and after; a change is an error for the whole run. Results do not depend on the order or the
+number of workers.
 """
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
 from pathlib import Path
 
-from reglab.course.grading._common import _file_name
 from reglab.course.grading.execute import Limits
-from reglab.course.grading.report import write_tables
-from reglab.course.grading.scoring import grade_submission
-from reglab.course.grading.submissions import COURSE, collect_submissions, find_lab, lab_exercises, relative_name
+from reglab.course.grading.report import prepare_out, write_tables
+from reglab.course.grading.scoring import _failed_report, grade_submission
+from reglab.course.grading.submissions import COURSE, find_lab, find_submissions, lab_exercises, relative_name
+from reglab.course.grading.workspace import digest, prepare
 
 
-def _warm_matplotlib(scratch):
-    """Build matplotlib's font cache once, so that each kernel copies it instead of searching fonts."""
-    env = dict(os.environ, MPLCONFIGDIR=str(scratch / "matplotlib"), MPLBACKEND="agg")
-    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], env=env, check=False,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-
-
-def _grade_one(job):
-    return grade_submission(**job)
+class CourseFilesChanged(RuntimeError):
+    """The checkers or the hidden tests changed while grading: no score of the run can be trusted."""
 
 
 def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, hidden=None, partial=False,
-          progress=True):
+          progress=True, isolation=None):
     """Grade every notebook in ``submissions`` and write the tables and the feedback to ``out``.
 
     Args:
         submissions: a folder of ``.ipynb`` (searched recursively) or one notebook.
         lab: the lab's number.
-        out: the output folder (created).
+        out: the output folder: created, or emptied when it holds only a previous run's output.
         workers: submissions graded at the same time (each uses one kernel process).
         limits: :class:`Limits`.
         course: the folder with ``labs/`` or ``solutions/``.
         hidden: the folder of hidden tests (default ``course/instructor/hidden``); ``labNN.py`` in it.
         partial: score in proportion to the cases passed.
         progress: show a tqdm progress bar.
+        isolation: a :class:`reglab.course.grading.sandbox.Isolation` (default: what this machine offers).
 
     Returns:
-        The list of :class:`Report`, sorted by student.
+        The list of :class:`Report`, sorted by student, one per ``.ipynb`` found.
+
+    Raises:
+        ValueError: no such lab, no graded exercises, an output folder holding other files.
+        CourseFilesChanged: the checkers or the hidden tests changed during the run (the tables are written,
+            with the error in ``scores.md``).
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    import nbformat
     from tqdm.auto import tqdm
+
+    from reglab.course.checks import core
 
     lab = f"{int(lab):02d}"
     reference = find_lab(lab, course)
@@ -71,34 +70,56 @@ def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, h
     hidden = Path(hidden) if hidden is not None else Path(course) / "instructor" / "hidden"
     hidden_file = hidden / f"lab{lab}.py"
     hidden_source = hidden_file.read_text(encoding="utf-8") if hidden_file.exists() else ""
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    checkers = Path(core.__file__).parent
+    watched = [checkers / "__init__.py", checkers / "core.py", checkers / f"lab{lab}.py", hidden_file]
+    before = digest(watched)
     root = Path(submissions)
-    found = [(student, path) for student, path in collect_submissions(root, reference.name)
-             if out.resolve() not in path.resolve().parents]           # an --out inside the folder is not graded
-    protected = [p for p in (root if root.is_dir() else root.parent, out, hidden) if p.exists()]
-    scratch = Path(tempfile.mkdtemp(prefix="reglab-grade-"))
+    found = find_submissions(root, reference.name, exclude=[out])
+    out = prepare_out(out)
+    run = prepare(lab, exercises, hidden_source=hidden_source, isolation=isolation)
+    reports, executed = [], {}
     try:
-        _warm_matplotlib(scratch)
-        jobs = [dict(path=path, exercises=exercises, lab=lab, student=student, scratch=scratch, limits=limits,
-                     protected=[str(p.resolve()) for p in protected], hidden_source=hidden_source, partial=partial,
-                     executed=out / "executed" / f"{_file_name(student)}.ipynb",
-                     relative=relative_name(path, root) + ".ipynb" if root.is_dir() else path.name)
-                for student, path in found]
-        reports = []
-        bar = tqdm(total=len(jobs), desc=f"grading lab {lab}", unit="notebook", disable=not progress)
-        if workers <= 1:
-            for job in jobs:
-                reports.append(_grade_one(job))
+        def one(student, path, reason):
+            relative = relative_name(path, root) + ".ipynb" if root.is_dir() else path.name
+            if reason is not None:
+                return _failed_report(student, relative, "skipped", exercises, reason), None
+            try:
+                return grade_submission(path, exercises, lab=lab, student=student, run=run, limits=limits,
+                                        partial=partial, relative=relative)
+            except Exception as error:  # one bad file never stops the run
+                return _failed_report(student, relative, "not run", exercises,
+                                      f"could not grade: {type(error).__name__}"), None
+
+        bar = tqdm(total=len(found), desc=f"grading lab {lab}", unit="notebook", disable=not progress)
+        results = []
+        with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:     # the kernels are the processes
+            futures = {pool.submit(one, *item): item for item in found}
+            for future in as_completed(futures):
+                student, path, _ = futures[future]
+                try:
+                    results.append(future.result())
+                except Exception as error:  # a bug of ours on one file: that file's row says so
+                    results.append((_failed_report(student, str(path.name), "not run", exercises,
+                                                   f"could not grade: {type(error).__name__}"), None))
                 bar.update()
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:     # the kernels are the processes
-                for future in as_completed([pool.submit(_grade_one, job) for job in jobs]):
-                    reports.append(future.result())
-                    bar.update()
         bar.close()
+        for report, notebook in results:
+            reports.append(report)
+            if notebook is not None:
+                try:
+                    executed[report.student] = nbformat.writes(notebook)
+                except Exception:  # an executed copy that cannot be written is only a convenience
+                    pass
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        run.close()
     reports.sort(key=lambda report: report.student)
-    write_tables(reports, exercises, out, lab=lab)
+    changed = sorted(set(before.items()) ^ set(digest(watched).items()))
+    isolation_lines = run.isolation.describe()
+    if changed:
+        names = sorted({Path(path).name for path, _ in changed})
+        isolation_lines = [f"ERROR: course files changed during the run: {', '.join(names)}"] + isolation_lines
+    write_tables(reports, exercises, out, lab=lab, executed=executed, isolation=isolation_lines)
+    if changed:
+        raise CourseFilesChanged(f"grade(): expected the checkers and hidden tests unchanged, got changes in "
+                                 f"{', '.join(sorted({Path(p).name for p, _ in changed}))}: no score can be trusted")
     return reports

@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from reglab.course.grading.batch import grade
+from reglab.course.grading.batch import CourseFilesChanged, grade
 from reglab.course.grading.execute import Limits
 from reglab.course.grading.submissions import COURSE
 
@@ -33,7 +33,8 @@ def add_grade_parser(subparsers):
         "grade", help="grade a folder of submitted notebooks of one lab",
         description="Execute each submitted notebook in a fresh kernel (a scratch copy, time and memory limits), "
                     "score it with the lab's checkers and hidden tests, write scores.csv, scores.md and "
-                    "feedback/. Isolation by process and limits, not a security sandbox.")
+                    "feedback/. Scores are computed in the grader from the answers; kernels are isolated as far as "
+                    "the machine allows (isolation.txt says what held).")
     add_grade_arguments(parser)
     return parser
 
@@ -49,6 +50,9 @@ def add_grade_arguments(parser):
                         help="seconds for all the student's cells (default 10 × --timeout)")
     parser.add_argument("--memory", type=int, default=4096, help="memory limit of a kernel in MB (default 4096)")
     parser.add_argument("--max-output", type=float, default=10.0, help="MB of output kept per notebook (default 10)")
+    parser.add_argument("--disk", type=int, default=1024, help="MB a kernel may write (default 1024)")
+    parser.add_argument("--processes", type=int, default=256,
+                        help="processes and threads of one kernel together (default 256)")
     parser.add_argument("--course", default=str(COURSE), help="folder holding labs/ and solutions/")
     parser.add_argument("--hidden", default=None, help="folder of hidden tests (default COURSE/instructor/hidden)")
     parser.add_argument("--partial-credit", action="store_true", help="points in proportion to the cases passed")
@@ -59,7 +63,7 @@ def add_grade_arguments(parser):
 def run_grade(args):
     """Run the ``grade`` subcommand from parsed arguments; returns the exit status."""
     limits = Limits(cell=args.timeout, notebook=args.notebook_timeout or 10 * args.timeout, memory=args.memory,
-                    output=args.max_output)
+                    output=args.max_output, disk=args.disk, processes=args.processes)
     out = Path(args.out or f"grades-lab{args.lab}")
     try:
         reports = grade(args.submissions, lab=args.lab, out=out, workers=args.workers, limits=limits,
@@ -68,6 +72,9 @@ def run_grade(args):
     except ValueError as error:
         print(f"reglab grade: {error}", file=sys.stderr)
         return 2
+    except CourseFilesChanged as error:
+        print(f"reglab grade: {error}", file=sys.stderr)
+        return 3
     graded = sum(report.status == "graded" for report in reports)
     print(f"graded {graded} of {len(reports)} submissions of lab {args.lab}; wrote {out / 'scores.csv'}, "
           f"{out / 'scores.md'} and {out / 'feedback'}/")

@@ -1,10 +1,14 @@
-"""Running one submission: a fresh kernel in a scratch folder, with time, memory and output limits.
+"""Running one submission: a fresh, isolated kernel; the student's cells, then the answers to the grader's cases.
 
 The student's cells run first (checker cells removed, a time limit per cell and for the notebook, output capped,
-a watchdog for a kernel that ignores the interrupt); then one grading cell per exercise calls the lab's visible
-checker (``reglab/course/checks/labNN.py``, loaded fresh from its file) and the hidden tests on the student's
-function and displays the result as :data:`MIME` output, read back by :mod:`reglab.course.grading.scoring`.
-The kernel process itself is limited and watched by :mod:`reglab.course.grading.guard`.
+a watchdog for a kernel that ignores the interrupt); then one grading cell per exercise calls
+:func:`reglab.course.grading.answers.answer` with the exercise's inputs, and the kernel displays the student's
+answers as plain data (:data:`MIME`). Expected values and hidden tests never enter the kernel: the grader compares
+in its own process (:mod:`~reglab.course.grading.cases`).
+
+The kernel runs inside what :mod:`~reglab.course.grading.sandbox` found working (a private user, bubblewrap,
+a cgroup), talks to the grader over Unix sockets in a folder of its own, and after the notebook the kernel is
+shut down, its process group, cgroup and private user are killed, children reaped and the folder removed.
 """
 
 import json
@@ -18,11 +22,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from reglab.course.grading import sandbox
 from reglab.course.grading._common import _nbgrader, _source
-
-
-MIME = "application/vnd.reglab.grade+json"
-"""The MIME type of the results the grading cells display."""
+from reglab.course.grading.answers import MIME
 
 
 @dataclass(frozen=True)
@@ -30,69 +32,26 @@ class Limits:
     """What one submission may use.
 
     Attributes:
-        cell: seconds per cell (and per exercise check).
+        cell: seconds per cell (and per exercise's answers).
         notebook: seconds for all the student's cells together.
-        memory: megabytes of address space of the kernel process.
+        memory: megabytes of memory: address space of each kernel process, and (with a cgroup) the whole tree.
         output: megabytes of output kept from the student's cells (more is cut and the cell interrupted).
+        disk: megabytes the kernel may write (its tmpfs with bubblewrap, else per file).
+        processes: processes and threads of the kernel together (cgroup or the private user's RLIMIT_NPROC).
+        shm: megabytes of its private ``/dev/shm`` (bubblewrap).
     """
 
     cell: float = 60.0
     notebook: float = 600.0
     memory: int = 4096
     output: float = 10.0
+    disk: int = 1024
+    processes: int = 256
+    shm: int = 64
 
 
-_GRADER = r'''
-def _reglab_grader(visible_path, hidden_source):
-    """Load fresh copies of the lab's checkers and the hidden tests; return the function that grades one exercise."""
-    import contextlib, importlib.util, io, types
-    from IPython.display import display
-
-    spec = importlib.util.spec_from_file_location("_reglab_visible", visible_path)
-    visible = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(visible)
-    hidden = None
-    if hidden_source:
-        hidden = types.ModuleType("_reglab_hidden")
-        exec(compile(hidden_source, "<hidden tests>", "exec"), hidden.__dict__)
-
-    class Capped(io.StringIO):
-        def write(self, text):
-            return super().write(text[: max(0, 20000 - self.tell())])
-
-    def run(module, checker, student):
-        check = getattr(module, checker, None) if module is not None else None
-        if check is None:
-            return None
-        with contextlib.redirect_stdout(Capped()), contextlib.redirect_stderr(Capped()):
-            result = check(student)
-        return {"passed": int(result.passed), "total": int(result.total), "implemented": bool(result.implemented),
-                "messages": [str(line) for line in result.messages]}
-
-    def grade(token, key, function, checker, argument):
-        result = {"token": token, "key": key}
-        namespace = get_ipython().user_ns
-        if not callable(namespace.get(function)):
-            result["status"] = "missing"
-            result["defined"] = sorted(name for name, value in namespace.items() if not name.startswith("_")
-                                       and isinstance(value, (types.FunctionType, type)))
-        else:
-            try:
-                student = eval(argument or function, namespace)      # the function, or e.g. SpatialTransformer()
-                result["visible"] = run(visible, checker, student)
-                result["hidden"] = run(hidden, checker, student)
-                result["status"] = "checked"
-            except NotImplementedError:
-                result["status"] = "checked"
-                result["visible"] = {"passed": 0, "total": 1, "implemented": False, "messages": []}
-                result["hidden"] = None
-            except Exception as error:
-                result["status"] = "error"
-                result["error"] = f"{type(error).__name__}: {error}"[:300]
-        display({"''' + MIME + r'''": result}, raw=True)
-
-    return grade
-'''
+MAX_ANSWERS = 256 * 1024 ** 2
+"""Bytes of answers (all grading cells) the grader accepts from one kernel; more is dropped."""
 
 
 def _is_check_cell(cell, exercises):
@@ -112,13 +71,17 @@ def _client_class():
             super().__init__(*args, **kwargs)
             self.max_output, self.student_cells = max_output, student_cells
             self.output_bytes, self.output_cut, self.timed_out, self.budgets = 0, None, set(), {}
+            self.answer_bytes = 0
             self.current, self.interrupted = None, False
 
         def output(self, outs, msg, display_id, cell_index):
             content = msg.get("content", {})
-            if MIME in content.get("data", {}):
-                return super().output(outs, msg, display_id, cell_index)
-            self.output_bytes += len(json.dumps(content, default=str))
+            size = len(json.dumps(content, default=str))
+            if cell_index > self.student_cells and MIME in content.get("data", {}):   # a grading cell's answers
+                self.answer_bytes += size
+                return super().output(outs, msg, display_id, cell_index) if self.answer_bytes <= MAX_ANSWERS \
+                    else None
+            self.output_bytes += size
             if self.output_bytes > self.max_output:
                 if self.output_cut is None:
                     self.output_cut = cell_index
@@ -147,19 +110,6 @@ def _quiet_log():
     return log
 
 
-def _environment(home, config):
-    """The kernel's environment: CPU only, one thread, fixed hashing, caches and temporary files in ``home``."""
-    package_parent = str(Path(__file__).resolve().parents[3])         # reglab importable from a plain checkout too
-    path = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH", "")) if p)
-    return {
-        "REGLAB_GRADE": json.dumps(config), "CUDA_VISIBLE_DEVICES": "", "REGLAB_DEVICE": "cpu",
-        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2",
-        "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": path, "MPLBACKEND": "agg",
-        "TMPDIR": str(home / "tmp"), "XDG_CACHE_HOME": str(home / "cache"), "MPLCONFIGDIR": str(home / "matplotlib"),
-        "IPYTHONDIR": str(home / "ipython"),
-    }
-
-
 def _responds(client, seconds=10):
     """True when the kernel runs a trivial cell within ``seconds`` (after an interrupt it should)."""
     import nbformat
@@ -176,31 +126,169 @@ def _responds(client, seconds=10):
     return True
 
 
-def _execute(notebook, exercises, *, home, work, limits, protected, neighbours, visible_path, hidden_source, token):
-    """Execute the student's cells, then one grading cell per exercise; return what happened."""
+def _environment(home, lib, config):
+    """The kernel's whole environment (nothing of the grader's): CPU only, one thread, caches in ``home``."""
+    return {
+        "REGLAB_GRADE": json.dumps(config), "CUDA_VISIBLE_DEVICES": "", "REGLAB_DEVICE": "cpu",
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MALLOC_ARENA_MAX": "2",
+        "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(lib), "MPLBACKEND": "agg",
+        "HOME": str(home), "TMPDIR": str(home), "XDG_CACHE_HOME": f"{home}/.cache",
+        "MPLCONFIGDIR": f"{home}/.matplotlib", "IPYTHONDIR": f"{home}/.ipython", "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8", "JPY_SESSION_NAME": "",
+    }
+
+
+def _python_paths():
+    """Folders the kernel's Python needs to see (read-only): the environment and the interpreter it is built on."""
+    paths = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.dirname(os.path.realpath(sys.executable)))}
+    for entry in sys.path:                               # site-packages outside the prefixes (user site, ...)
+        if entry and "site-packages" in entry and os.path.isdir(entry):
+            paths.add(entry)
+    paths = {os.path.realpath(p) for p in paths} | {p for p in paths}
+    return sorted(p for p in paths if p and p != "/" and os.path.isdir(p))
+
+
+def _bwrap_command(isolation, *, channel, lib, home, env, warm, limits):
+    command = [isolation.bwrap, "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+               "--unshare-cgroup-try", "--die-with-parent", "--new-session", "--clearenv"]
+    if isolation.root:
+        command += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]      # for setpriv, which drops them
+    else:
+        command += ["--unshare-user"]
+    for folder in ("/usr", "/bin", "/lib", "/lib32", "/lib64", "/sbin", "/etc"):
+        command += ["--ro-bind-try", folder, folder]
+    mounts = [(folder, "--ro-bind") for folder in _python_paths()] + [(str(lib), "--ro-bind"),
+                                                                        (str(channel), "--bind")]
+    parents = []                  # bubblewrap would make missing parents 0700: make them 0755 (nothing in them)
+    for folder, _ in mounts:
+        for parent in reversed(Path(folder).parents[:-1]):
+            if str(parent) not in parents and not any(str(parent) == f or str(parent).startswith(f + "/")
+                                                      for f in ("/usr", "/bin", "/lib", "/lib64", "/etc")):
+                parents.append(str(parent))
+    for parent in parents:
+        command += ["--perms", "0755", "--dir", parent]
+    for folder, kind in mounts:
+        command += [kind, folder, folder]
+    command += ["--proc", "/proc", "--dev", "/dev",
+                "--perms", "1777", "--size", str(limits.shm * 1024 ** 2), "--tmpfs", "/dev/shm",
+                "--perms", "0777", "--size", str(limits.disk * 1024 ** 2), "--tmpfs", str(home),
+                "--perms", "0777", "--dir", f"{home}/.matplotlib", "@FILES@", "--chdir", str(home)]
+    for key, value in env.items():
+        command += ["--setenv", key, value]
+    return command
+
+
+def _launcher(isolation, *, uid, channel, lib, home, env, warm, limits, cgroup):
+    """The kernelspec's argv: the launcher, then bubblewrap and/or setpriv, then the kernel."""
+    kernel = [sys.executable, "-c", "from reglab.course.grading.guard import _kernel_main; _kernel_main()",
+              "-f", "{connection_file}"]
+    drop = []
+    if isolation.root:
+        drop = ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                "--bounding-set=-all", "--no-new-privs"]
+    if isolation.bwrap:
+        command = _bwrap_command(isolation, channel=channel, lib=lib, home=home, env=env, warm=warm,
+                                 limits=limits) + drop + kernel
+        files = [(str(f), f"{home}/.matplotlib/{f.name}") for f in sorted(Path(warm).glob("*.json"))]
+    else:
+        command = drop + ["env", "-i", *[f"{k}={v}" for k, v in env.items()]] + kernel
+        files = []
+    config = {"cgroup": cgroup.procs_files() if cgroup is not None else [], "uid": uid if isolation.root else None,
+              "nproc": limits.processes, "fsize": limits.disk * 1024 ** 2, "files": files}
+    return [sys.executable, "-S", sandbox.__file__, json.dumps(config), "--"] + command
+
+
+def _shutdown(client, km, cgroup, uid, isolation):
+    """Stop everything the kernel started: the kernel, its process group, its cgroup, its private user."""
+    from nbclient.util import run_sync
+
+    left = []
+    if isolation.root:
+        left = sandbox.uid_processes(uid)
+    pid = getattr(getattr(km, "provisioner", None), "pid", None)
+    try:
+        if getattr(client, "kc", None) is not None:
+            client.kc.stop_channels()
+    except Exception:  # channels already closed
+        pass
+    try:
+        run_sync(km.shutdown_kernel)(now=True)
+    except Exception:  # a kernel that is already gone
+        pass
+    if pid:
+        try:
+            os.killpg(pid, 9)
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+    limits_hit = cgroup.events() if cgroup is not None else {}
+    if cgroup is not None:
+        cgroup.destroy()
+    if isolation.root:
+        sandbox.kill_uid(uid)
+    try:
+        run_sync(km.cleanup_resources)()
+    except Exception:  # nothing left to clean
+        pass
+    sandbox.reap()
+    return max(0, len(left) - 1), limits_hit
+
+
+def _execute(notebook, exercises, requests, *, folder, lib, warm, limits, isolation, uid, token):
+    """Execute the student's cells, then one grading cell per exercise; return what happened.
+
+    Args:
+        notebook: the nbformat notebook (its cells are replaced by the ones run).
+        exercises: the lab's exercises.
+        requests: exercise key -> the request dict (:func:`reglab.course.grading.cases.request`).
+        folder: this submission's private scratch folder (removed by the caller).
+        lib: the private read-only copy of reglab.
+        warm: matplotlib's font cache to copy in.
+        isolation: :class:`reglab.course.grading.sandbox.Isolation`.
+        uid: the private uid of this submission (when running as root).
+        token: a random token the grading cells put in their results.
+    """
     import nbformat
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
     from nbclient.exceptions import DeadKernelError
 
-    for folder in ("tmp", "cache", "matplotlib", "ipython", "kernels/reglab-grade"):
-        (home / folder).mkdir(parents=True, exist_ok=True)
-    warm = home.parent / "matplotlib"
-    for cache in warm.glob("*.json"):
-        shutil.copy(cache, home / "matplotlib" / cache.name)
-    log = home.parent / f"{home.name}.log"
+    channel = folder / "ch"                                   # the connection file, the sockets, the audit log
+    channel.mkdir(mode=0o700)
+    home = Path("/grading") if isolation.bwrap else folder / "home"
+    if not isolation.bwrap:
+        home.mkdir(mode=0o700)
+        (home / ".matplotlib").mkdir()
+        for cache in Path(warm).glob("*.json"):
+            shutil.copy(cache, home / ".matplotlib" / cache.name)
+    if isolation.root:
+        os.chmod(folder, 0o711)
+        for path in [channel] + ([home, home / ".matplotlib", *(home / ".matplotlib").iterdir()]
+                                 if not isolation.bwrap else []):
+            os.chown(path, uid, uid)
+    log = channel / "guard.log"
     grading_time = limits.cell * len(exercises) + max(limits.cell, 120)
-    config = {"home": str(home), "work": str(work), "protected": [str(p) for p in protected],
-              "neighbours": sorted(neighbours), "memory": limits.memory, "log": str(log),
-              "readable": sorted({str(Path(__file__).resolve().parents[2]), sys.prefix, sys.base_prefix,
-                                  *[p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]}),
-              "cpu": int(limits.notebook + grading_time + 60)}
-    spec = {"argv": [sys.executable, "-c", "from reglab.course.grading.guard import _kernel_main; _kernel_main()",
-                     "-f", "{connection_file}"],
-            "display_name": "reglab grade", "language": "python", "env": _environment(home, config)}
-    (home / "kernels" / "reglab-grade" / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
-    km = AsyncKernelManager(kernel_name="reglab-grade",
-                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(home / "kernels")]))
+    config = {"home": str(home), "work": str(home), "protected": [], "neighbours": [], "memory": limits.memory,
+              "log": str(log), "readable": [], "cpu": int(limits.notebook + grading_time + 60)}
+    cgroup = None
+    if isolation.cgroup:
+        try:
+            cgroup = sandbox.Cgroup(isolation.cgroup, f"reglab-{folder.name}",
+                                    memory=(limits.memory + limits.disk + limits.shm) * 1024 ** 2,
+                                    pids=limits.processes)
+        except OSError:
+            cgroup = None
+    env = _environment(home, lib, config)
+    argv = _launcher(isolation, uid=uid, channel=channel, lib=lib, home=home, env=env, warm=warm, limits=limits,
+                     cgroup=cgroup)
+    specs = folder / "kernels"
+    (specs / "reglab-grade").mkdir(parents=True)
+    spec = {"argv": argv, "display_name": "reglab grade", "language": "python", "interrupt_mode": "message",
+            "env": {}}
+    (specs / "reglab-grade" / "kernel.json").write_text(json.dumps(spec), encoding="utf-8")
+    km = AsyncKernelManager(kernel_name="reglab-grade", transport="ipc", ip=str(channel / "k"),
+                            connection_file=str(channel / "kernel.json"),
+                            kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(specs)]))
 
     kept = [(number, cell) for number, cell in enumerate(notebook.cells, 1)
             if not (cell.cell_type == "code" and _is_check_cell(cell, exercises))]
@@ -208,21 +296,23 @@ def _execute(notebook, exercises, *, home, work, limits, protected, neighbours, 
     for cell in student_cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
-    prelude = f"{_GRADER}\n_reglab_grade = _reglab_grader({str(visible_path)!r}, {hidden_source!r})"
-    cells = list(student_cells) + [nbformat.v4.new_code_cell(prelude)]
+    cells = list(student_cells) + [nbformat.v4.new_code_cell(
+        "import json as _reglab_json\nfrom reglab.course.grading.answers import answer as _reglab_answer")]
     for exercise in exercises:
-        call = (f"_reglab_grade({token!r}, {exercise.key!r}, {exercise.function!r}, {exercise.checker!r}, "
-                f"{exercise.argument!r})")
-        cells.append(nbformat.v4.new_code_cell(call))
+        text = json.dumps(requests[exercise.key], allow_nan=False)
+        cells.append(nbformat.v4.new_code_cell(
+            f"_reglab_answer({token!r}, {exercise.key!r}, {exercise.function!r}, {exercise.argument!r}, "
+            f"_reglab_json.loads({text!r}))"))
     notebook.cells = cells
     first_grading = len(student_cells)
 
     client = _client_class()(notebook, km=km, timeout=int(limits.cell), allow_errors=True, interrupt_on_timeout=True,
                              error_on_timeout={"ename": "TimeoutError", "evalue": "cell timed out", "traceback": []},
                              record_timing=False, max_output=int(limits.output * 1024 ** 2),
-                             student_cells=first_grading, resources={"metadata": {"path": str(work)}},
+                             student_cells=first_grading, resources={"metadata": {"path": str(home if home.exists() else folder)}},
                              startup_timeout=120, log=_quiet_log())
-    state = {"dead": None, "skipped": None, "killed": False, "numbers": [number for number, _ in kept]}
+    state = {"dead": None, "skipped": None, "killed": False, "numbers": [number for number, _ in kept],
+             "left": 0, "limits": {}}
     deadline = None
 
     def kill():
@@ -231,32 +321,42 @@ def _execute(notebook, exercises, *, home, work, limits, protected, neighbours, 
             state["killed"] = True
             process.kill()
 
-    with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-        for index, cell in enumerate(notebook.cells):
-            if cell.cell_type != "code":
-                continue
-            budget = limits.cell if index != first_grading else max(limits.cell, 120)   # the prelude imports
-            if index < first_grading:
-                deadline = deadline or time.monotonic() + limits.notebook    # the kernel has started: the clock runs
-                budget = min(limits.cell, deadline - time.monotonic())
-                if budget <= 0:
-                    state["skipped"] = state["skipped"] if state["skipped"] is not None else index
+    try:
+        with client.setup_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
+            if isolation.root:                             # the sockets exist: the kernel may not add files here
+                os.chown(channel, 0, 0)
+                os.chmod(channel, 0o711)
+            for index, cell in enumerate(notebook.cells):
+                if cell.cell_type != "code":
                     continue
-            client.timeout = max(1, math.ceil(budget))
-            client.current = index
-            client.budgets[index] = client.timeout
-            watchdog = threading.Timer(budget + 15, kill)   # a kernel that ignores the interrupt is stopped
-            watchdog.start()
-            try:
-                client.execute_cell(cell, index)
-                if index in client.timed_out and not _responds(client):
-                    kill()                                   # it ignored the interrupt: stop it, grade what we have
+                budget = limits.cell if index != first_grading else max(limits.cell, 120)   # the prelude imports
+                if index < first_grading:
+                    deadline = deadline or time.monotonic() + limits.notebook    # the kernel has started: clock runs
+                    budget = min(limits.cell, deadline - time.monotonic())
+                    if budget <= 0:
+                        state["skipped"] = state["skipped"] if state["skipped"] is not None else index
+                        continue
+                client.timeout = max(1, math.ceil(budget))
+                client.current = index
+                client.budgets[index] = client.timeout
+                watchdog = threading.Timer(budget + 15, kill)   # a kernel that ignores the interrupt is stopped
+                watchdog.start()
+                try:
+                    client.execute_cell(cell, index)
+                    if index in client.timed_out and not _responds(client):
+                        kill()                                   # it ignored the interrupt: stop it
+                        state["dead"] = index
+                        break
+                except DeadKernelError:
                     state["dead"] = index
                     break
-            except DeadKernelError:
-                state["dead"] = index
-                break
-            finally:
-                watchdog.cancel()
-    guard = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.exists() else []
+                finally:
+                    watchdog.cancel()
+    finally:
+        state["left"], state["limits"] = _shutdown(client, km, cgroup, uid, isolation)
+    try:
+        with open(log, "rb") as stream:
+            guard = stream.read(64 * 1024).decode("utf-8", "replace").splitlines()
+    except OSError:
+        guard = []
     return client, state, first_grading, guard

@@ -1,15 +1,92 @@
-"""The tables and the feedback: ``scores.csv``, ``scores.md`` (with the class summary), ``feedback/<student>.md``.
+"""The tables and the feedback: ``scores.csv``, ``scores.md`` (with the class summary), ``feedback/<name>.md``.
 
-``scores.csv`` and ``scores.md`` have one row per student and per exercise the points, pass/fail and a one-line
-reason; the class summary says per exercise how many passed and the most common failure. Each feedback file has
-the student's total, what went wrong while running, and the checkers' messages.
+``scores.csv`` and ``scores.md`` have one row per submitted file and per exercise the points, pass/fail and a
+one-line reason; the class summary says per exercise how many passed and the most common failure. Each feedback
+file has the student's total, what went wrong while running, and the grader's ✓/✗ lines.
+
+The output folder is the grader's alone (:func:`prepare_out`: fresh or emptied, mode 0700) and every file is
+written atomically through a new temporary file opened with ``O_EXCL | O_NOFOLLOW`` (:func:`write_file`), so a
+link, a FIFO or a folder planted under an output's name is replaced, never followed.
 """
 
 import csv
+import io
+import os
+import stat
 from collections import Counter
 from pathlib import Path
 
-from reglab.course.grading._common import _file_name, _short
+from reglab.course.grading._common import _file_name, _markdown, _short, _spreadsheet
+
+OUTPUTS = ("scores.csv", "scores.md", "feedback", "executed", "isolation.txt")
+"""What ``reglab grade`` writes in its output folder (an existing folder may hold only these)."""
+
+
+def prepare_out(out):
+    """Make ``out`` the grader's own: created fresh (0700), or emptied when it holds only a previous run's output.
+
+    Raises:
+        ValueError: ``out`` is a link or not a folder, or holds anything else (nothing is deleted then).
+    """
+    import shutil
+
+    out = Path(out)
+    if out.is_symlink() or (out.exists() and not out.is_dir()):
+        raise ValueError(f"prepare_out(): expected a folder for the output, got {out} (a link or a file)")
+    if out.exists():
+        others = sorted(p.name for p in out.iterdir() if p.name not in OUTPUTS)
+        if others:
+            raise ValueError(f"prepare_out(): expected an empty output folder or one with a previous run's "
+                             f"scores only, got {out} holding {', '.join(others[:3])}")
+        for entry in out.iterdir():
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+    else:
+        out.mkdir(parents=True)
+    os.chmod(out, 0o700)
+    return out
+
+
+def write_file(folder, name, text):
+    """Write ``text`` to ``folder/name`` atomically: a new temporary file (``O_EXCL | O_NOFOLLOW``), then rename.
+
+    Whatever was at ``folder/name`` (a link, a FIFO, a file) is replaced, never followed or opened.
+    """
+    folder = Path(folder)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    temporary = folder / f".{name}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
+    fd = os.open(temporary, flags, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        target = folder / name
+        if target.is_dir() and not target.is_symlink():      # a folder planted under the name: out of the way
+            import shutil
+
+            shutil.rmtree(target)
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+
+
+def _private_folder(folder):
+    """``folder`` as a fresh private directory (a link or file of that name is removed first)."""
+    folder = Path(folder)
+    if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+        folder.unlink()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if not stat.S_ISDIR(os.lstat(folder).st_mode):
+        raise ValueError(f"_private_folder(): expected a folder, got {folder}")
+    return folder
 
 
 def class_summary(reports, exercises):
@@ -35,22 +112,31 @@ def class_summary(reports, exercises):
     return rows
 
 
-def write_tables(reports, exercises, out, *, lab):
-    """Write ``scores.csv``, ``scores.md`` and ``feedback/<student>.md`` in ``out``."""
+def write_tables(reports, exercises, out, *, lab, executed=None, isolation=()):
+    """Write ``scores.csv``, ``scores.md``, ``feedback/<name>.md`` (and ``executed/<name>.ipynb``) in ``out``.
+
+    Each file is written atomically (:func:`write_file`); names come from ``_file_name`` (collision-free, at
+    most 69 characters); Markdown cells are escaped and CSV cells neutralised (a leading ``= + - @``).
+
+    Args:
+        executed: student -> the executed notebook's text (optional).
+        isolation: lines saying which isolation held (written to ``isolation.txt`` and ``scores.md``).
+    """
     out = Path(out)
     maximum = sum(e.points for e in exercises)
-    with open(out / "scores.csv", "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream, lineterminator="\n")
-        header = ["student", "file", "status", "total", "max"]
+    stream = io.StringIO()
+    writer = csv.writer(stream, lineterminator="\n")
+    header = ["student", "file", "status", "total", "max"]
+    for e in exercises:
+        header += [f"{e.number} points", f"{e.number} passed", f"{e.number} reason"]
+    writer.writerow(header + ["notes"])
+    for report in reports:
+        row = [report.student, report.path, report.status, f"{report.total:g}", f"{maximum:g}"]
         for e in exercises:
-            header += [f"{e.number} points", f"{e.number} passed", f"{e.number} reason"]
-        writer.writerow(header + ["notes"])
-        for report in reports:
-            row = [report.student, report.path, report.status, f"{report.total:g}", f"{maximum:g}"]
-            for e in exercises:
-                score = report.scores[e.key]
-                row += [f"{score.points:g}", "yes" if score.passed else "no", score.reason]
-            writer.writerow(row + ["; ".join(report.notes)])
+            score = report.scores[e.key]
+            row += [f"{score.points:g}", "yes" if score.passed else "no", score.reason]
+        writer.writerow([_spreadsheet(cell) for cell in row + ["; ".join(report.notes)]])
+    write_file(out, "scores.csv", stream.getvalue())
 
     lines = [f"# Lab {lab} — scores", "", f"{len(reports)} submissions, {len(exercises)} exercises, "
              f"{maximum:g} points.", ""]
@@ -67,19 +153,23 @@ def write_tables(reports, exercises, out, *, lab):
                 continue
             cells.append(f"{score.points:g} {mark}" + ("" if score.passed else f" {_short(score.reason)}"))
         notes = _short("; ".join(report.notes), 80) if report.notes else ""
-        lines.append(f"| {report.student} | {report.total:g} | " + " | ".join(c.replace("|", "\\|") for c in cells)
-                     + " | " + notes.replace("|", "\\|") + " |")
+        lines.append(f"| {_markdown(report.student)} | {report.total:g} | "
+                     + " | ".join(_markdown(c) for c in cells) + " | " + _markdown(notes) + " |")
     lines += ["", "## Class summary", "", "| exercise | passed | most common failure |", "|---|---:|---|"]
     for exercise, passed, total, common in class_summary(reports, exercises):
-        common = common.replace("|", "\\|")
-        lines.append(f"| {exercise.number} {exercise.title} | {passed} of {total} | {common} |")
-    (out / "scores.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        lines.append(f"| {exercise.number} {_markdown(exercise.title)} | {passed} of {total} | {_markdown(common)} |")
+    if isolation:
+        lines += ["", "## Isolation of the kernels", ""] + [f"- {line}" for line in isolation]
+        write_file(out, "isolation.txt", "\n".join(isolation) + "\n")
+    write_file(out, "scores.md", "\n".join(lines) + "\n")
 
-    feedback = out / "feedback"
-    feedback.mkdir(exist_ok=True)
+    feedback = _private_folder(out / "feedback")
     for report in reports:
-        (feedback / f"{_file_name(report.student)}.md").write_text(feedback_text(report, exercises, lab=lab),
-                                                                   encoding="utf-8")
+        write_file(feedback, f"{_file_name(report.student)}.md", feedback_text(report, exercises, lab=lab))
+    if executed:
+        folder = _private_folder(out / "executed")
+        for student, text in executed.items():
+            write_file(folder, f"{_file_name(student)}.ipynb", text)
 
 
 def feedback_text(report, exercises, *, lab):
@@ -105,13 +195,14 @@ def feedback_text(report, exercises, *, lab):
         <BLANKLINE>
     """
     maximum = sum(e.points for e in exercises)
-    lines = [f"# Lab {lab} — feedback for {report.student}", "", f"**{report.total:g} of {maximum:g} points.**", ""]
+    lines = [f"# Lab {lab} — feedback for {_markdown(report.student)}", "",
+             f"**{report.total:g} of {maximum:g} points.**", ""]
     if report.notes:
-        lines += ["While running your notebook:", ""] + [f"- {note}" for note in report.notes] + [""]
+        lines += ["While running your notebook:", ""] + [f"- {_markdown(note)}" for note in report.notes] + [""]
     for e in exercises:
         score = report.scores[e.key]
         lines += [f"## Exercise {e.number} — {e.title}: {score.points:g} of {score.max_points:g} "
                   f"{'✓' if score.passed else '✗'}", "", score.reason, ""]
         if score.messages:
-            lines += ["```"] + [str(line) for line in score.messages] + ["```", ""]
+            lines += ["```"] + [str(line).replace("```", "` ` `") for line in score.messages] + ["```", ""]
     return "\n".join(lines)

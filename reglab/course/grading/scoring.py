@@ -8,17 +8,23 @@ actions, a dead kernel) becomes one note each.
 
 import difflib
 import json
+import os
 import re
-import shutil
+import stat
 import tempfile
 import uuid
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from reglab.course.grading import cases as _cases
 from reglab.course.grading._common import _short
-from reglab.course.grading.execute import MIME, Limits, _execute
+from reglab.course.grading.answers import MIME
+from reglab.course.grading.execute import Limits, _execute
 from reglab.course.grading.submissions import notebook_lab
+
+MAX_NOTEBOOK = 64 * 1024 ** 2
+"""Bytes of a submitted notebook; a larger file is not run."""
 
 
 @dataclass
@@ -82,40 +88,50 @@ def _first_failure(messages):
     return "", "wrong answer"
 
 
-def _score(exercise, result, *, partial):
-    """A :class:`Score` from the grading cell's result dict."""
+def _score(exercise, result, checks, *, partial):
+    """A :class:`Score` from the kernel's answers, judged here against the grader's own expected values."""
     points = exercise.points
     status = result.get("status")
     if status == "missing":
-        close = difflib.get_close_matches(exercise.function, result.get("defined", []), n=1, cutoff=0.5)
-        found = f"; found `{close[0]}`" if close else ""
+        defined = [str(name) for name in result.get("defined", []) if isinstance(name, str)]
+        close = difflib.get_close_matches(exercise.function, defined, n=1, cutoff=0.5)
+        found = f"; found `{_short(close[0], 40)}`" if close else ""
         return Score(0.0, points, False, f"function `{exercise.function}` is missing (renamed or deleted?{found})",
                      "function missing or renamed")
-    if status == "error":
-        return Score(0.0, points, False, f"the checker raised {result['error']}", "the checker raised an error")
-    visible, hidden = result["visible"], result.get("hidden")
+    if status != "answered" or not isinstance(result.get("answers"), list):
+        error = _sanitize(str(result.get("error", "no answers")), "")[:200]
+        return Score(0.0, points, False, f"could not call `{exercise.argument or exercise.function}`: {error}",
+                     "could not be called")
+    visible, hidden = checks
     if visible is None:                                  # the lab and its checker module disagree: tell the instructor
         return Score(0.0, points, False, f"not graded: the checker `{exercise.checker}` was not found",
                      "not graded")
-    messages = list(visible["messages"])
-    if hidden:
-        messages += ["Hidden tests:"] + hidden["messages"][1:]
-    if not visible["implemented"] or hidden and not hidden["implemented"]:
+    answers = [a if isinstance(a, dict) else {} for a in result["answers"]]
+    verdicts = [_cases.judge(visible, answers[:len(visible.cases)])]
+    if hidden is not None:
+        verdicts.append(_cases.judge(hidden, answers[len(visible.cases):len(visible.cases) + len(hidden.cases)]))
+    messages = list(verdicts[0].messages)
+    if hidden is not None:
+        messages += ["Hidden tests:"] + verdicts[1].messages[1:]
+    called = sorted({name for verdict in verdicts for name in verdict.called})
+    if called:
+        return Score(0.0, points, False, f"calls {', '.join(called)}: the exercise asks you to write it",
+                     "calls reglab's own implementation", messages)
+    if not all(verdict.implemented for verdict in verdicts):
         return Score(0.0, points, False, "not implemented (the stub is still there)", "not implemented", messages)
-    parts = [visible, hidden] if hidden else [visible]
-    passed = sum(part["passed"] for part in parts)
-    total = sum(part["total"] for part in parts)
+    passed = sum(verdict.passed for verdict in verdicts)
+    total = sum(verdict.total for verdict in verdicts)
     if passed == total:
-        cases = f"{visible['total']} cases" + (f" + {hidden['total']} hidden" if hidden else "")
+        cases = f"{verdicts[0].total} cases" + (f" + {verdicts[1].total} hidden" if hidden is not None else "")
         return Score(points, points, True, f"passed: {cases}", "", messages)
     earned = round(points * passed / total, 2) if partial and total else 0.0
-    where = visible if visible["passed"] < visible["total"] else hidden
-    label = "" if where is visible else "hidden tests: "
-    reason, kind = _first_failure(where["messages"])
+    where = verdicts[0] if verdicts[0].passed < verdicts[0].total else verdicts[1]
+    label = "" if where is verdicts[0] else "hidden tests: "
+    reason, kind = _first_failure(where.messages)
     return Score(earned, points, False, f"{passed} of {total} cases passed; {label}{reason}", kind, messages)
 
 
-def _grade_results(exercises, notebook, client, state, first_grading, guard, work, limits, *, token, partial):
+def _grade_results(exercises, checks, notebook, client, state, first_grading, guard, work, limits, *, token, partial):
     notes = []
 
     def where(index):
@@ -144,10 +160,14 @@ def _grade_results(exercises, notebook, client, state, first_grading, guard, wor
         notes.append(f"notebook time limit ({limits.notebook:g} s) reached: cells from "
                      f"{state['numbers'][state['skipped']]} on were not run")
     blocked = [line for line in guard if not line.startswith("note: ")]
-    for line in sorted(set(blocked), key=blocked.index)[:5]:
-        notes.append("blocked: " + _sanitize(line, work))
-    for line in sorted({line[len("note: "):] for line in guard if line.startswith("note: ")}):
-        notes.append(line + " (not available while grading: only the notebook is copied)")
+    for line in sorted(set(blocked), key=blocked.index)[:5]:       # the kernel's own report: it can be switched off
+        notes.append(_short("attempted and blocked (audit hook in the kernel): " + _sanitize(line, work), 200))
+    if state.get("left"):
+        notes.append(f"left {state['left']} process(es) running after its cells (the grader killed them)")
+    if state.get("limits", {}).get("memory"):
+        notes.append(f"hit the memory limit of its process tree ({limits.memory} MB)")
+    if state.get("limits", {}).get("pids"):
+        notes.append(f"hit the limit of {limits.processes} processes and threads")
     if state["dead"] is not None:
         why = "stopped after ignoring the time limit" if state["killed"] else "died (memory limit or a crash?)"
         notes.append(f"the kernel {why} in {where(state['dead'])}")
@@ -158,11 +178,11 @@ def _grade_results(exercises, notebook, client, state, first_grading, guard, wor
         cell = notebook.cells[index]
         result = None
         for output in cell.get("outputs", []):
-            data = output.get("data", {}).get(MIME)
-            if data and data.get("token") == token and data.get("key") == exercise.key:
+            data = output.get("data", {}).get(MIME) if isinstance(output.get("data"), dict) else None
+            if isinstance(data, dict) and data.get("token") == token and data.get("key") == exercise.key:
                 result = data
         if result is not None:
-            scores[exercise.key] = _score(exercise, result, partial=partial)
+            scores[exercise.key] = _score(exercise, result, checks[exercise.key], partial=partial)
         elif index in client.timed_out:
             scores[exercise.key] = Score(0.0, exercise.points, False,
                                          f"timed out after {int(limits.cell)} s (an endless loop?)", "timed out")
@@ -182,25 +202,38 @@ def _failed_report(student, path, status, exercises, reason):
     return Report(student, path, status, [reason], scores)
 
 
-def grade_submission(path, exercises, *, lab, student=None, scratch=None, limits=Limits(), protected=(),
-                     visible_path=None, hidden_source="", partial=False, executed=None, relative=None):
-    """Grade one submitted notebook: read it, execute it in a scratch copy, check each exercise.
+def _read_submission(path):
+    """The bytes of a submitted file: a regular file, not a link, at most :data:`MAX_NOTEBOOK` bytes."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ValueError("not a regular file")
+        if info.st_size > MAX_NOTEBOOK:
+            raise ValueError(f"larger than {MAX_NOTEBOOK // 1024 ** 2} MB")
+        with os.fdopen(fd, "rb", closefd=False) as stream:
+            return stream.read(MAX_NOTEBOOK + 1)
+    finally:
+        os.close(fd)
+
+
+def grade_submission(path, exercises, *, lab, student=None, run=None, limits=Limits(), hidden_source="",
+                     partial=False, relative=None):
+    """Grade one submitted notebook: read it, execute it in an isolated kernel, judge each exercise here.
 
     Args:
         path: the submitted ``.ipynb``.
         exercises: the lab's :class:`Exercise` list (:func:`lab_exercises`).
         lab: the lab's number (``"01"``); a notebook of another lab is not run.
         student: the name in the table (default: the file's stem).
-        scratch: a folder for the scratch copy (default: a temporary folder, removed afterwards).
+        run: the :class:`reglab.course.grading.workspace.Run` (default: one prepared for this call and removed).
         limits: :class:`Limits`.
-        protected: folders the notebook may not read (the submissions, the output, the hidden tests).
-        visible_path: the checker module (default: ``reglab/checks/labNN.py``).
-        hidden_source: the source of the hidden tests module ("" for none).
+        hidden_source: the source of the hidden tests module, when ``run`` is not given.
         partial: score in proportion to the cases passed.
-        executed: a path to save the executed notebook to (optional).
+        relative: the file's name in the table (default: its name).
 
     Returns:
-        A :class:`Report`; never raises for a bad submission.
+        ``(Report, executed notebook or None)``; never raises for a bad submission.
 
     Example:
         >>> import tempfile
@@ -209,23 +242,28 @@ def grade_submission(path, exercises, *, lab, student=None, scratch=None, limits
         >>> with tempfile.TemporaryDirectory() as folder:
         ...     bad = Path(folder) / "bob.ipynb"
         ...     _ = bad.write_text('{"cells": [', encoding="utf-8")
-        ...     report = grade_submission(bad, lab_exercises(lab), lab="01")
+        ...     report, _ = grade_submission(bad, lab_exercises(lab), lab="01")
         >>> report.status, report.total, report.notes
         ('invalid JSON', 0.0, ['invalid JSON: Expecting value: line 1 column 12 (char 11)'])
     """
     import nbformat
+
+    from reglab.course.grading import workspace
 
     path = Path(path)
     student = student or path.stem
     relative = relative or path.name
     lab = f"{int(lab):02d}"
     try:
-        data = path.read_bytes()
+        data = _read_submission(path)
         raw = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        return _failed_report(student, relative, "invalid JSON", exercises, f"invalid JSON: {error}")
+        return _failed_report(student, relative, "invalid JSON", exercises, f"invalid JSON: {error}"), None
+    except ValueError as error:
+        return _failed_report(student, relative, "not run", exercises, f"not run: {error}"), None
     except OSError as error:
-        return _failed_report(student, relative, "unreadable", exercises, f"unreadable: {error.strerror}")
+        why = "a symbolic link" if getattr(error, "errno", None) == 40 else error.strerror
+        return _failed_report(student, relative, "unreadable", exercises, f"unreadable: {why}"), None
     try:
         with warnings.catch_warnings():                    # old notebooks have no cell ids: fine for grading
             warnings.simplefilter("ignore")
@@ -233,39 +271,32 @@ def grade_submission(path, exercises, *, lab, student=None, scratch=None, limits
         if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
             raise ValueError("no list of cells")
     except Exception as error:  # nbformat raises several kinds for a JSON file that is not a notebook
-        reason = _sanitize(str(error), "")[:120]
-        return _failed_report(student, relative, "not a notebook", exercises, f"not a Jupyter notebook: {reason}")
+        reason = re.sub(r"\s+", " ", str(error)).strip()[:120]
+        return (_failed_report(student, relative, "not a notebook", exercises, f"not a Jupyter notebook: {reason}"),
+                None)
     found = notebook_lab(notebook)
     if found is not None and found != lab:
         return _failed_report(student, relative, "another lab", exercises,
-                              f"another lab's notebook: this is Lab {found}, expected Lab {lab}")
+                              f"another lab's notebook: this is Lab {found}, expected Lab {lab}"), None
 
-    visible_path = visible_path or Path(__file__).resolve().parents[1] / "checks" / f"lab{lab}.py"
-    owned = scratch is None
-    scratch = Path(tempfile.mkdtemp(prefix="reglab-grade-")) if owned else Path(scratch)
-    home = Path(tempfile.mkdtemp(prefix=re.sub(r"[^\w.-]", "_", student)[:40] + "-", dir=scratch))
-    work = home / "work"
-    work.mkdir(parents=True, exist_ok=True)
-    (work / path.name).write_bytes(data)
-    neighbours = {p.name for p in path.parent.iterdir() if p.name != path.name} if path.parent.is_dir() else set()
+    owned = run is None
+    run = workspace.prepare(lab, exercises, hidden_source=hidden_source) if owned else run
+    folder = Path(tempfile.mkdtemp(prefix="s", dir=run.scratch))
     token = uuid.uuid4().hex                                  # results are read only from our grading cells
     try:
         client, state, first_grading, guard = _execute(
-            notebook, exercises, home=home, work=work, limits=limits,
-            protected=[*protected, path.parent] if path.parent.resolve() != work.resolve() else list(protected),
-            neighbours=neighbours, visible_path=visible_path, hidden_source=hidden_source, token=token)
-        notes, scores = _grade_results(exercises, notebook, client, state, first_grading, guard, home, limits,
-                                       token=token, partial=partial)
-        if executed is not None:
-            Path(executed).parent.mkdir(parents=True, exist_ok=True)
-            notebook.cells = notebook.cells[:first_grading]
-            nbformat.write(notebook, str(executed))
-        return Report(student, relative, "graded", notes, scores)
+            notebook, exercises, run.requests, folder=folder, lib=run.lib, warm=run.warm, limits=limits,
+            isolation=run.isolation, uid=run.next_uid(), token=token)
+        notes, scores = _grade_results(exercises, run.checks, notebook, client, state, first_grading, guard,
+                                       folder, limits, token=token, partial=partial)
+        notebook.cells = notebook.cells[:first_grading]
+        return Report(student, relative, "graded", notes, scores), notebook
     except Exception as error:  # the grader must go on with the next submission whatever happened here
-        reason = _sanitize(f"could not run the notebook: {type(error).__name__}: {error}", home)[:200]
-        return _failed_report(student, relative, "not run", exercises, reason)
+        reason = _sanitize(f"could not run the notebook: {type(error).__name__}: {error}", folder)[:200]
+        return _failed_report(student, relative, "not run", exercises, reason), None
     finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
         if owned:
-            shutil.rmtree(scratch, ignore_errors=True)
-        else:
-            shutil.rmtree(home, ignore_errors=True)
+            run.close()

@@ -7,6 +7,7 @@ it from JupyterLab or download it from Colab (nbgrader's ``submitted/<student>/<
 """
 
 import ast
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -147,29 +148,48 @@ def find_lab(lab, course=COURSE):
                      f"{course}, got none (pass --course to point at the course folder)")
 
 
-def collect_submissions(submissions, lab_name=""):
-    """``[(student, path)]`` of the notebooks in a folder (searched recursively), sorted by student.
+def find_submissions(submissions, lab_name="", *, exclude=()):
+    """``[(student, path, reason)]`` of every ``.ipynb`` in a folder (searched recursively, links not followed).
 
+    ``reason`` is None for a file to grade, else why it is not graded: a hidden file or folder (a name starting
+    with a dot, e.g. a Jupyter checkpoint) or a symbolic link. Every file gets an entry, so every file gets a row.
     The student is the file's path without ``.ipynb``; a file named like the lab (``01_transform_images.ipynb``,
-    nbgrader's ``submitted/<student>/<lab>/``) takes its folder's name instead. Checkpoints are skipped.
+    nbgrader's ``submitted/<student>/<lab>/``) takes its folder's name instead; names are unique.
+    Folders in ``exclude`` (the output folder) are not searched.
     """
     root = Path(submissions)
-    if root.is_file():
-        return [(root.stem, root)]
+    if root.is_file() and not root.is_symlink():
+        return [(root.stem, root, None)]
     if not root.is_dir():
-        raise ValueError(f"collect_submissions(): expected a folder of notebooks or one notebook, got {root}")
+        raise ValueError(f"find_submissions(): expected a folder of notebooks or one notebook, got {root}")
     stem = Path(lab_name).stem
+    excluded = {os.path.realpath(p) for p in exclude}
     found = []
-    for path in sorted(root.rglob("*.ipynb")):
-        relative = path.relative_to(root)
-        if any(part.startswith(".") for part in relative.parts):
-            continue
-        parts = list(relative.with_suffix("").parts)
-        if len(parts) > 1 and parts[-1] == stem:
-            parts.pop()
-        found.append(("/".join(parts), path))
-    names = Counter(student for student, _ in found)
-    return sorted((student if names[student] == 1 else relative_name(path, root), path) for student, path in found)
+    for folder, folders, files in os.walk(root, followlinks=False):
+        folders[:] = sorted(f for f in folders if os.path.realpath(os.path.join(folder, f)) not in excluded)
+        for name in sorted(files):
+            if not name.lower().endswith(".ipynb"):
+                continue
+            path = Path(folder) / name
+            relative = path.relative_to(root)
+            reason = None
+            if path.is_symlink():
+                reason = "skipped: a symbolic link, not a submitted file"
+            elif any(part.startswith(".") for part in relative.parts):
+                reason = "skipped: a hidden file or folder (the name starts with a dot, e.g. a checkpoint)"
+            parts = list(relative.with_suffix("").parts)
+            if len(parts) > 1 and parts[-1] == stem:
+                parts.pop()
+            found.append(("/".join(parts), path, reason))
+    names = Counter(student for student, _, _ in found)
+    return sorted((student if names[student] == 1 else relative.with_suffix("").as_posix(), path, reason)
+                  for student, path, reason in found
+                  for relative in [path.relative_to(root)])
+
+
+def collect_submissions(submissions, lab_name=""):
+    """``[(student, path)]`` of the notebooks to grade in a folder, sorted by student (see :func:`find_submissions`)."""
+    return [(student, path) for student, path, reason in find_submissions(submissions, lab_name) if reason is None]
 
 
 def relative_name(path, root):
