@@ -373,7 +373,8 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
                 lines.append(_STUB)
                 print("\n".join(lines))
                 return Result(exercise, 0, len(cases), False, lines)
-            rows.append((f"  ✗ {case.description}: raised {type(error).__name__}: {error}".rstrip(": "), True))
+            message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            rows.append((f"  ✗ {case.description}: raised {type(error).__name__}: {message}".rstrip(": "), True))
             raised.append((case, error))
             continue
         returned = True

@@ -7,9 +7,9 @@ batches, odd and non-square grids) and compares with reglab's own implementation
 
 import torch
 
-from reglab.course.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, Mistake, run_check
 from reglab.evaluation import jacobian_determinant
-from reglab.regularization import curvature, diffusion, gaussian_smoothing
+from reglab.regularization import bending_energy, curvature, diffusion, gaussian_smoothing
 
 
 def _fields(generator):
@@ -28,38 +28,80 @@ def _analytic_shear():
 # ---------------------------------------------------------------- Exercise 4.1
 
 
+def _diffusion(u, *, stencil="forward", reduce_axes="sum", components="sum", power=2, total=False):
+    """The diffusion energy and its slips: central differences, axes averaged, components averaged, |.|, sums."""
+    ndim = u.dim() - 2
+    terms = []
+    for k in range(ndim):
+        if stencil == "central":
+            n = u.shape[k + 2]
+            d = (u.narrow(k + 2, 2, n - 2) - u.narrow(k + 2, 0, n - 2)) / 2
+        else:
+            d = u.diff(dim=k + 2)
+        d = d.abs() ** power
+        d = d.sum(1) if components == "sum" else d.mean(1)
+        terms.append(d.flatten(1).sum(1) if total else d.flatten(1).mean(1))
+    stacked = torch.stack(terms)
+    return (stacked.sum(0) if reduce_axes == "sum" else stacked.mean(0)).mean()
+
+
+DIFFUSION_MISTAKES = [
+    Mistake("you summed over the voxels: take the mean over the positions of each difference instead.",
+            output=lambda u: _diffusion(u, total=True)),
+    Mistake("you averaged over the axes k (or the components j): the terms add up, Σ_j Σ_k, only the positions are "
+            "averaged.", output=lambda u: _diffusion(u, reduce_axes="mean")),
+    Mistake("these are central differences: the lab uses forward differences u[i+1] − u[i].",
+            output=lambda u: _diffusion(u, stencil="central")),
+    Mistake("square the differences: |u[i+1] − u[i]| is not the diffusion energy.",
+            output=lambda u: _diffusion(u, power=1)),
+]
+
+
 def check_diffusion(student):
     """Exercise 4.1: ``diffusion(u) -> 0-d tensor`` = batch mean of ``Σ_j Σ_k mean (u_j[.., i+1, ..] - u_j[.., i, ..])²``."""
     g = torch.Generator().manual_seed(4)
     cases = [Case("2D shear u_1 = x_0 / 2 (answer 0.25)", (_analytic_shear(),), diffusion(_analytic_shear()))]
     cases += [Case(text, (u,), diffusion(u)) for text, u in _fields(g)]
+    return run_check("Exercise 4.1 — diffusion regularizer", student, cases, mistakes=DIFFUSION_MISTAKES,
+                     reference=diffusion, gradient=("displacement",), names=("displacement",), forbid=(diffusion,))
 
-    def summed(answer, case):
-        u = case.args[0]
-        total = sum(u.diff(dim=k + 2).pow(2).sum() for k in range(u.dim() - 2)) / u.shape[0]
-        if same(answer, total):
-            return "you summed over the voxels: take the mean over the positions of each difference instead."
 
-    def one_mean(answer, case):
-        u = case.args[0]
-        per_axis = [u.diff(dim=k + 2).pow(2) for k in range(u.dim() - 2)]
-        if same(answer, sum(d.sum(1).mean() for d in per_axis) / (u.dim() - 2)):
-            return "you averaged over the axes k as well: the terms of different axes add up (Σ_k), they are not averaged."
-
-    def central(answer, case):
-        u = case.args[0]
-        ndim = u.dim() - 2
-        total = 0
-        for k in range(ndim):
-            d = (u.narrow(k + 2, 2, u.shape[k + 2] - 2) - u.narrow(k + 2, 0, u.shape[k + 2] - 2)) / 2
-            total = total + d.pow(2).sum(1).flatten(1).mean(1)
-        if same(answer, total.mean()):
-            return "these are central differences: the lab uses forward differences u[i+1] − u[i]."
-
-    return run_check("Exercise 4.1 — diffusion regularizer", student, cases, diagnose=[summed, one_mean, central])
+check_diffusion.mistakes = DIFFUSION_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 4.2
+
+
+def _curvature(u, *, square_each=False, padding=None, components="sum", power=2):
+    """Curvature and its slips: squares of each second derivative summed, every voxel with zero padding, ..."""
+    ndim = u.dim() - 2
+    if padding == "zeros":
+        u = torch.nn.functional.pad(u, [1, 1] * ndim)
+    inner = [slice(None), slice(None)] + [slice(1, -1)] * ndim
+    laplacian = 0
+    for k in range(ndim):
+        n = u.shape[k + 2]
+        second = u.narrow(k + 2, 0, n - 2) - 2 * u.narrow(k + 2, 1, n - 2) + u.narrow(k + 2, 2, n - 2)
+        index = list(inner)
+        index[k + 2] = slice(None)
+        term = second[tuple(index)]
+        laplacian = laplacian + (term.abs() ** power if square_each else term)
+    energy = laplacian if square_each else laplacian.abs() ** power
+    energy = energy.sum(1) if components == "sum" else energy.mean(1)
+    return energy.flatten(1).mean(1).mean()
+
+
+CURVATURE_MISTAKES = [
+    Mistake("this is the bending energy (every second derivative squared); curvature squares the Laplacian, the SUM "
+            "of the pure second derivatives, once per component.", output=lambda u: bending_energy(u)),
+    Mistake("you squared each second derivative before adding them: add them first (Δu), then square.",
+            output=lambda u: _curvature(u, square_each=True)),
+    Mistake("use the inner voxels only: zero padding invents second differences at the border (leave out one voxel "
+            "at every border).", output=lambda u: _curvature(u, padding="zeros")),
+    Mistake("the components j add up (Σ_j): sum (Δu_j)² over the channel axis, do not average it.",
+            output=lambda u: _curvature(u, components="mean")),
+    Mistake("square the Laplacian: mean (Δu_j)², not mean |Δu_j|.", output=lambda u: _curvature(u, power=1)),
+]
 
 
 def check_curvature(student):
@@ -73,32 +115,50 @@ def check_curvature(student):
     cases = [Case("2D u_1 = x_0² (answer 4)", (parabola,), curvature(parabola)),
              Case("2D affine field (answer 0)", (affine,), curvature(affine))]
     cases += [Case(text, (u,), curvature(u)) for text, u in _fields(g)]
+    return run_check("Exercise 4.2 — curvature regularizer", student, cases, mistakes=CURVATURE_MISTAKES,
+                     reference=curvature, gradient=("displacement",), names=("displacement",),
+                     forbid=(curvature, bending_energy))
 
-    def bending(answer, case):
-        from reglab.regularization import bending_energy
 
-        if same(answer, bending_energy(case.args[0])):
-            return ("this is the bending energy (every second derivative squared); curvature squares the "
-                    "Laplacian, the SUM of the pure second derivatives, once per component.")
-
-    def squares_summed(answer, case):
-        u = case.args[0]
-        ndim = u.dim() - 2
-        inner = [slice(None), slice(None)] + [slice(1, -1)] * ndim
-        total = 0
-        for k in range(ndim):
-            second = u.narrow(k + 2, 0, u.shape[k + 2] - 2) - 2 * u.narrow(k + 2, 1, u.shape[k + 2] - 2) \
-                + u.narrow(k + 2, 2, u.shape[k + 2] - 2)
-            index = list(inner)
-            index[k + 2] = slice(None)
-            total = total + second[tuple(index)].pow(2)
-        if same(answer, total.sum(1).flatten(1).mean(1).mean()):
-            return "you squared each second derivative before adding them: add them first (Δu), then square."
-
-    return run_check("Exercise 4.2 — curvature regularizer", student, cases, diagnose=[bending, squares_summed])
+check_curvature.mistakes = CURVATURE_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 4.3
+
+
+def _smooth(u, sigma, *, padding="replicate", normalize=True, radius=None, variance=False, axes=None):
+    """Separable Gaussian smoothing and its slips: zero padding, kernel not normalized, radius, σ as a variance."""
+    radius = int(3 * sigma + 0.5) if radius is None else radius
+    x = torch.arange(-radius, radius + 1, dtype=u.dtype)
+    kernel = torch.exp(-x**2 / (2 * (sigma if variance else sigma**2)))
+    if normalize:
+        kernel = kernel / kernel.sum()
+    ndim = u.dim() - 2
+    out = u.reshape(-1, 1, *u.shape[2:])
+    convolve = torch.nn.functional.conv2d if ndim == 2 else torch.nn.functional.conv3d
+    for axis in range(ndim) if axes is None else axes:
+        pad = [0, 0] * ndim
+        pad[2 * (ndim - 1 - axis)] = pad[2 * (ndim - 1 - axis) + 1] = radius
+        shape = [1, 1] + [1] * ndim
+        shape[2 + axis] = kernel.numel()
+        padded = torch.nn.functional.pad(out, pad, mode="replicate") if padding == "replicate" else \
+            torch.nn.functional.pad(out, pad)
+        out = convolve(padded, kernel.reshape(shape))
+    return out.reshape(u.shape)
+
+
+SMOOTH_MISTAKES = [
+    Mistake("the inside is right but the border is not: pad by repeating the border value (mode='replicate'), "
+            "not with zeros.", output=lambda u, sigma: _smooth(u, sigma, padding="zeros")),
+    Mistake("the kernel must sum to 1 (divide it by its sum), or the field grows or shrinks.",
+            output=lambda u, sigma: _smooth(u, sigma, normalize=False)),
+    Mistake("the radius is r = int(3σ + 0.5) (3σ rounded), not int(3σ).",
+            output=lambda u, sigma: _smooth(u, sigma, radius=int(3 * sigma))),
+    Mistake("σ is a standard deviation: exp(−x² / (2σ²)), not exp(−x² / (2σ)).",
+            output=lambda u, sigma: _smooth(u, sigma, variance=True)),
+    Mistake("smooth along every spatial axis (one 1D convolution per axis), not only the first.",
+            output=lambda u, sigma: _smooth(u, sigma, axes=(0,))),
+]
 
 
 def check_smooth_field(student):
@@ -107,29 +167,47 @@ def check_smooth_field(student):
     cases = []
     for (text, u), sigma in zip(_fields(g), (1.0, 0.7, 1.5, 1.0)):
         cases.append(Case(f"{text}, σ = {sigma}", (u, sigma), gaussian_smoothing(u, sigma)))
+    ramp = torch.arange(11.0).expand(1, 2, 8, 11) * torch.tensor([1.0, -0.5]).reshape(1, 2, 1, 1)
+    cases.append(Case("2D, a ramp along the columns, σ = 1.3", (ramp, 1.3), gaussian_smoothing(ramp, 1.3)))
     constant = torch.full((1, 2, 8, 11), 2.5)
     cases.append(Case("a constant field stays constant (σ = 2)", (constant, 2.0), constant.clone()))
+    return run_check("Exercise 4.3 — Gaussian smoothing of a field", student, cases, mistakes=SMOOTH_MISTAKES,
+                     names=("u", "sigma"), forbid=(gaussian_smoothing,))
 
-    def zero_padding(answer, case):
-        u, sigma = case.args
-        if isinstance(answer, torch.Tensor) and answer.shape == u.shape:
-            border = gaussian_smoothing(u, sigma)
-            inner = tuple([slice(None), slice(None)] + [slice(int(3 * sigma + 0.5), -int(3 * sigma + 0.5))] * (u.dim() - 2))
-            if same(answer[inner], border[inner]) and not same(answer, border):
-                return "the inside is right but the border is not: pad by repeating the border value (mode='replicate')."
 
-    def unnormalized(answer, case):
-        u, sigma = case.args
-        if isinstance(answer, torch.Tensor) and answer.shape == u.shape and not same(answer, case.expected):
-            ratio = (answer / case.expected.where(case.expected.abs() > 1e-3, torch.ones(()))).median()
-            if abs(ratio - 1) > 0.05 and same(answer / ratio, case.expected, atol=1e-3):
-                return "the kernel must sum to 1 (divide it by its sum), or the field grows or shrinks."
-
-    return run_check("Exercise 4.3 — Gaussian smoothing of a field", student, cases,
-                     diagnose=[zero_padding, unnormalized])
+check_smooth_field.mistakes = SMOOTH_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 4.4
+
+
+def _jacobian_2d(u, *, identity=True, stencil="forward", wrap=False, sign=-1.0):
+    """det(I + ∇u) in 2D and its slips: det(∇u), central differences, wrap-around at the far border, + instead of −."""
+    def derivative(k):
+        if wrap:
+            return u.roll(-1, dims=k + 2) - u
+        if stencil == "central":
+            return torch.stack(torch.gradient(u, dim=k + 2), 0)[0]
+        return torch.cat([u.diff(dim=k + 2), torch.zeros_like(u.narrow(k + 2, 0, 1))], dim=k + 2)
+
+    d0, d1 = derivative(0), derivative(1)
+    one = 1.0 if identity else 0.0
+    return (one + d0[:, 0]) * (one + d1[:, 1]) + sign * d1[:, 0] * d0[:, 1]
+
+
+JACOBIAN_MISTAKES = [
+    Mistake("this is det(∇u): the Jacobian of the map y = x + u is det(I + ∇u); add 1 on the diagonal.",
+            output=lambda u: _jacobian_2d(u, identity=False)),
+    Mistake("channel 0 moves along axis 0 (rows) and channel 1 along axis 1 (columns): check the pairing.",
+            output=lambda u: _jacobian_2d(u.flip(1))),
+    Mistake("these are central differences; this exercise uses forward ones, u[i+1] − u[i], 0 at the last "
+            "row and column.", output=lambda u: _jacobian_2d(u, stencil="central")),
+    Mistake("at the last row and column the derivative is 0 (the field repeats its border): torch.roll wraps "
+            "around to the first row.", output=lambda u: _jacobian_2d(u, wrap=True)),
+    Mistake("the determinant subtracts the cross term: J = (1 + ∂₀u₀)(1 + ∂₁u₁) − ∂₁u₀ ∂₀u₁.",
+            output=lambda u: _jacobian_2d(u, sign=1.0)),
+    Mistake("return (B, H, W), one determinant per voxel, without a channel axis.", derive=lambda e: e[:, None]),
+]
 
 
 def check_jacobian_2d(student):
@@ -144,20 +222,8 @@ def check_jacobian_2d(student):
     for text, shape in [("random, 9 × 7", (1, 2, 9, 7)), ("random, batch of 3, 6 × 10", (3, 2, 6, 10))]:
         u = 0.4 * torch.randn(*shape, generator=g)
         cases.append(Case(text, (u,), jacobian_determinant(u, stencil="forward")))
+    return run_check("Exercise 4.4 — the Jacobian determinant", student, cases, mistakes=JACOBIAN_MISTAKES,
+                     names=("u",), forbid=(jacobian_determinant,))
 
-    def of_u(answer, case):
-        u = case.args[0]
-        if isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape:
-            eye = torch.zeros_like(u)
-            plain = jacobian_determinant(u - eye, stencil="forward") - 1
-            d = [torch.cat([u.diff(dim=k + 2), torch.zeros_like(u.narrow(k + 2, 0, 1))], dim=k + 2) for k in (0, 1)]
-            without_identity = d[0][:, 0] * d[1][:, 1] - d[1][:, 0] * d[0][:, 1]
-            if same(answer, without_identity) or same(answer, plain):
-                return "this is det(∇u): the Jacobian of the map y = x + u is det(I + ∇u); add 1 on the diagonal."
 
-    def transposed(answer, case):
-        u = case.args[0]
-        if same(answer, jacobian_determinant(u.flip(1), stencil="forward")):
-            return "channel 0 moves along axis 0 (rows) and channel 1 along axis 1 (columns): check the pairing."
-
-    return run_check("Exercise 4.4 — the Jacobian determinant", student, cases, diagnose=[of_u, transposed])
+check_jacobian_2d.mistakes = JACOBIAN_MISTAKES
