@@ -171,3 +171,136 @@ def check_downsample(student):
             return "smooth first (reglab.regularization.gaussian_smoothing), or the coarse level aliases fine detail."
 
     return run_check("Exercise 5.4 — one pyramid level", student, cases, diagnose=[corners, not_smoothed])
+
+
+# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+
+from reglab.course.checks.core import _STUB, Result, _is_stub  # noqa: E402  (appended section: questions)
+
+
+def ask(exercise, student, judge):
+    """Check a question exercise: call ``student()`` (no arguments) and let ``judge`` grade its answer.
+
+    A question is written as a function that returns its answer (a letter, or a number), so that an
+    untouched stub raises ``NotImplementedError`` only when it is checked, as the other exercises do.
+
+    Args:
+        exercise: the banner, e.g. ``"Exercise 5.5 — predict: ..."``.
+        student: a function of no arguments that returns the answer.
+        judge: ``(answer) -> (ok, line, hint)``: whether it is right, a line that describes the answer
+            (printed after ✓/✗), and what to think about when it is wrong (None when right).
+
+    Returns:
+        :class:`reglab.course.checks.core.Result` with one case.
+
+    Example:
+        >>> def judge(answer):
+        ...     return answer == "b", f"your answer {answer!r}", "think again about the pyramid."
+        >>> result = ask("Exercise 0 — predict", lambda: "a", judge)
+        Exercise 0 — predict
+          ✗ your answer 'a'
+            → think again about the pyramid.
+          0 of 1 cases passed.
+    """
+    lines = [exercise]
+    try:
+        answer = student()
+    except Exception as error:  # the student's code may raise anything: report it as a lesson
+        if _is_stub(error):
+            lines.append(_STUB)
+            print("\n".join(lines))
+            return Result(exercise, 0, 1, False, lines)
+        lines += [f"  ✗ raised {type(error).__name__}: {error}".rstrip(": "), "  0 of 1 cases passed."]
+        print("\n".join(lines))
+        return Result(exercise, 0, 1, True, lines)
+    ok, line, hint = judge(answer)
+    hints = [] if ok else [hint]
+    lines.append(f"  {'✓' if ok else '✗'} {line}")
+    lines += [f"    → {h}" for h in hints]
+    lines.append(f"  {int(ok)} of 1 cases passed." + (" Well done!" if ok else ""))
+    print("\n".join(lines))
+    return Result(exercise, int(ok), 1, True, lines, hints)
+
+
+def choice(options, right, explanation):
+    """A ``judge`` for :func:`ask`: a multiple-choice answer among ``options`` ``{letter: hint if chosen}``.
+
+    ``right`` is the correct letter; ``explanation`` is printed when it is chosen. Answers are
+    compared case-insensitively, without surrounding spaces or brackets.
+    """
+    def judge(answer):
+        letter = str(answer).strip().strip("()").lower() if isinstance(answer, str) else None
+        if letter not in options:
+            return False, f"your answer {answer!r}", f"answer with one letter among {', '.join(map(repr, options))}."
+        if letter == right:
+            return True, f"({letter}): {explanation}", None
+        return False, f"your answer ({letter})", options[letter]
+    return judge
+
+
+def number_in(low, high, unit, *, below, above):
+    """A ``judge`` for :func:`ask`: a number between ``low`` and ``high`` (``unit`` for the message).
+
+    ``below`` and ``above`` are the hints for an answer under ``low`` and over ``high``.
+    """
+    def judge(answer):
+        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+            answer = answer.item()
+        if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
+            return False, f"your answer {answer!r}", "answer with one finite number."
+        if answer < low:
+            return False, f"your answer {answer:g} {unit}".rstrip(), below
+        if answer > high:
+            return False, f"your answer {answer:g} {unit}".rstrip(), above
+        return True, f"your answer {answer:g} {unit} lies in [{low:g}, {high:g}]".replace("  ", " "), None
+    return judge
+
+
+def check_landscape_question(student):
+    """Exercise 5.5 (interpret): where does gradient descent on θ alone stop when started at θ − θ_true = 2.5 rad?"""
+    judge = choice({
+        "a": "follow the rotation curve from 2.5 rad: which way does it slope there, and which valley is nearer?",
+        "b": "",
+        "c": "at 2.5 rad the curve is not flat: it still slopes, down towards π. The flat shoulder is near ±1.4 rad.",
+    }, "b", "the curve slopes down from 2.5 rad towards the second valley at π (the slice turned upside down "
+            "still overlaps well): a local minimum. Only a start inside the central valley reaches θ_true.")
+    return ask("Exercise 5.5 — interpret the landscape", student, judge)
+
+
+def check_initialization_prediction(student):
+    """Exercise 5.6 (predict): does a 3-level rigid registration started at the identity recover a 110° turn?"""
+    judge = choice({
+        "a": "the pyramid widens the capture range for shifts, but a 110° turn is far outside the central valley of "
+             "the rotation curve (Exercise 5.5): run the next cell and compare the error.",
+        "b": "",
+    }, "b", "110° lies beyond the flat shoulder of the rotation curve; the pyramid smooths the images, not the "
+            "symmetry of the head. A starting point is needed: the centre of mass and a coarse search over angles.")
+    return ask("Exercise 5.6 — predict: start at the identity", student, judge)
+
+
+def check_multimodal_bug(student):
+    """Exercise 5.7 (debug): why does the T1/T2 registration with MSE fail?"""
+    judge = choice({
+        "a": "more iterations only descend further into the same wrong minimum: the loss itself rewards the wrong "
+             "alignment. Look at the intensities of the two images.",
+        "b": "",
+        "c": "fixed = T1 and moving = T2 is the intended direction (the displacement lives on the fixed grid); "
+             "swapping them would fail the same way.",
+        "d": "the run already uses 3 levels; a coarser level does not change what the loss compares.",
+    }, "b", "MSE assumes that the same tissue has the same intensity in both images. In T2, CSF is bright and white "
+            "matter dark: the minimum of MSE is not the alignment. Mutual information only asks that one image's "
+            "intensities predict the other's.")
+    return ask("Exercise 5.7 — debug a multimodal registration", student, judge)
+
+
+def check_penalty_question(student):
+    """Exercise 5.8 (interpret): is the TRE on the landmarks that the penalty used a measure of accuracy?"""
+    judge = choice({
+        "a": "those landmarks were part of the objective (μ P): the optimiser was paid to put them on their partners. "
+             "Their error says that it did so, not how well the rest of the image is aligned.",
+        "b": "",
+        "c": "check the folding printed above: 0 % at every μ. The problem is what the landmarks can tell, not the field.",
+    }, "b", "the landmarks of P were fitted: their residual is a fiducial registration error (FRE, Lab 08), not a TRE. "
+            "Judge the result by what the optimiser did not see: EPE against the true field here, held-out landmarks "
+            "or labels on real data.")
+    return ask("Exercise 5.8 — interpret: landmarks in the objective", student, judge)
