@@ -334,7 +334,7 @@ def _mistake_fires(mistake, runs):
 
 
 def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=None, gradient=(), names=None,
-              forbid=()):
+              forbid=(), detached=False):
     """Run ``student`` on every case, print a ✓/✗ report with hints, return a :class:`Result`.
 
     Args:
@@ -347,6 +347,7 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
         gradient: names of the arguments a gradient must reach (the exercise asks for a differentiable result).
         names: the arguments' names (default: the reference's parameters).
         forbid: the reglab functions the exercise asks to write; an answer that calls one of them fails.
+        detached: the contract asks for a result cut from the graph (the answer of an optimisation).
     """
     names = list(names or (inspect.signature(reference).parameters if reference is not None else ()))
     positions = [names.index(name) for name in gradient]
@@ -387,6 +388,10 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
             modified = modified or where
             problem = f"modified its input `{where}` in place"
         value_problem, value_lesson = _compare(answer, case.expected, case)
+        if value_problem is None and detached and getattr(answer, "requires_grad", False):
+            value_problem, value_lesson = ("still attached to the graph",
+                                           "return the displacement detached (.detach()): it is a result, not a "
+                                           "step of the optimisation.")
         if not problem:
             problem, lesson = value_problem, value_lesson
         if problem is None and positions and reference is not None and case.grad:

@@ -11,10 +11,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-from reglab.course.checks.core import Case, run_check, same
+from reglab.course.checks.core import Case, Mistake, run_check
 from reglab.fields import affine_to_displacement
 from reglab.grid import ALIGN_CORNERS
 from reglab.registration import downsample
+from reglab.regularization import gaussian_smoothing
 from reglab.transforms import rotation_matrix_2d
 from reglab.transforms.base import about_center
 from reglab.warping import warp
@@ -47,8 +48,37 @@ def blobs(size, generator):
 # ---------------------------------------------------------------- Exercise 5.1
 
 
+def _rigid_u(angle, translation, size, *, sign=1.0, centre="middle", positions=False, reverse=False):
+    """``R(x − c) + c + t − x`` written out, and its slips: −θ, c at 0 or n/2, y instead of u, x in (x, y) order."""
+    cos, sin = torch.cos(sign * angle), torch.sin(sign * angle)
+    rotation = torch.stack([torch.stack([cos, -sin], -1), torch.stack([sin, cos], -1)], -2)        # (B, 2, 2)
+    offsets = {"middle": [(n - 1) / 2 for n in size], "half": [n / 2 for n in size], "origin": [0.0, 0.0]}[centre]
+    c = torch.tensor(offsets, dtype=angle.dtype)[:, None]
+    axes = [torch.arange(n, dtype=angle.dtype) for n in size]
+    x = torch.stack(torch.meshgrid(*axes, indexing="ij")).flatten(1)                     # (2, H·W)
+    if reverse:
+        x = x.flip(0)
+    y = rotation @ (x - c) + c + translation[..., None]
+    return (y if positions else y - x).reshape(-1, 2, *size)
+
+
+DISPLACEMENT_MISTAKES = [
+    Mistake("this rotates about voxel (0, 0): rotate about the centre c = ((H-1)/2, (W-1)/2), y = R(x - c) + c + t.",
+            output=lambda a, t, size: _rigid_u(a, t, size, centre="origin")),
+    Mistake("this is the map y(x); the displacement is u(x) = y(x) − x.",
+            output=lambda a, t, size: _rigid_u(a, t, size, positions=True)),
+    Mistake("the rotation turns the wrong way: R(θ) = [[cos θ, −sin θ], [sin θ, cos θ]].",
+            output=lambda a, t, size: _rigid_u(a, t, size, sign=-1.0)),
+    Mistake("the centre of n voxels 0 … n − 1 is (n − 1)/2, not n/2.",
+            output=lambda a, t, size: _rigid_u(a, t, size, centre="half")),
+    Mistake("x must be in axis order (row, column), as meshgrid(indexing='ij') gives it, channel 0 along the rows.",
+            output=lambda a, t, size: _rigid_u(a, t, size, reverse=True)),
+]
+
+
 def check_rigid_displacement(student):
-    """Exercise 5.1: ``rigid_displacement(angle (B,), translation (B, 2), size) -> (B, 2, *size)`` about the centre."""
+    """Exercise 5.1: ``rigid_displacement(angle (B,), translation (B, 2), size) -> (B, 2, *size)`` about the centre,
+    differentiable in the angle and the translation."""
     g = torch.Generator().manual_seed(51)
     cases = []
     for batch, size in [(1, (9, 9)), (1, (12, 7)), (3, (16, 20)), (2, (5, 11))]:
@@ -56,32 +86,44 @@ def check_rigid_displacement(student):
         translation = 3.0 * torch.randn(batch, 2, generator=g)
         cases.append(Case(f"batch of {batch}, size {size}", (angle, translation, size),
                           reference_displacement(angle, translation, size)))
+    return run_check("Exercise 5.1 — parameters → displacement", student, cases, mistakes=DISPLACEMENT_MISTAKES,
+                     reference=reference_displacement, gradient=("angle", "translation"),
+                     forbid=(reference_displacement, about_center, rotation_matrix_2d, affine_to_displacement))
 
-    def about_origin(answer, case):
-        angle, translation, size = case.args
-        matrix = torch.cat([rotation_matrix_2d(angle), translation[..., None]], dim=-1)
-        if same(answer, affine_to_displacement(matrix, size)):
-            return "this rotates about voxel (0, 0): rotate about the centre c = ((H-1)/2, (W-1)/2), y = R(x - c) + c + t."
 
-    def positions(answer, case):
-        angle, translation, size = case.args
-        grid = torch.stack(torch.meshgrid(*[torch.arange(n, dtype=torch.float32) for n in size], indexing="ij"))
-        if same(answer, case.expected + grid):
-            return "this is the map y(x); the displacement is u(x) = y(x) − x."
-
-    def sign(answer, case):
-        angle, translation, size = case.args
-        if same(answer, reference_displacement(-angle, translation, size)):
-            return "the rotation turns the wrong way: R(θ) = [[cos θ, −sin θ], [sin θ, cos θ]]."
-
-    return run_check("Exercise 5.1 — parameters → displacement", student, cases, diagnose=[about_origin, positions, sign])
+check_rigid_displacement.mistakes = DISPLACEMENT_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 5.2
 
 
+def _loss(fixed, moving, angle, translation, *, swap=False, total=False, centre="middle", sign=1.0, root=False):
+    """The rigid MSE and its slips: fixed warped, the sum, rotation about (0, 0), M(x − u), the root."""
+    if swap:
+        fixed, moving = moving, fixed
+    u = _rigid_u(angle, translation, fixed.shape[2:], centre=centre)
+    squared = (fixed - warp(moving, sign * u)) ** 2
+    value = squared.sum() if total else squared.mean()
+    return value.sqrt() if root else value
+
+
+LOSS_MISTAKES = [
+    Mistake("you warped the fixed image: warp the MOVING image onto the fixed grid, M(x + u(x)).",
+            output=lambda f, m, a, t: _loss(f, m, a, t, swap=True)),
+    Mistake("this is the sum of squared differences: take the mean (MSE), so the step size does not depend on the "
+            "image size.", output=lambda f, m, a, t: _loss(f, m, a, t, total=True)),
+    Mistake("this rotates about voxel (0, 0): use your rigid_displacement, which rotates about the image centre.",
+            output=lambda f, m, a, t: _loss(f, m, a, t, centre="origin")),
+    Mistake("the moving image is sampled at x + u(x): warp(moving, u), not warp(moving, −u).",
+            output=lambda f, m, a, t: _loss(f, m, a, t, sign=-1.0)),
+    Mistake("this is the root of the MSE (RMSE): return the mean squared difference itself.",
+            output=lambda f, m, a, t: _loss(f, m, a, t, root=True)),
+]
+
+
 def check_rigid_loss(student):
-    """Exercise 5.2: ``rigid_loss(fixed, moving, angle, translation) -> 0-d`` MSE of fixed and the warped moving image."""
+    """Exercise 5.2: ``rigid_loss(fixed, moving, angle, translation) -> 0-d`` MSE of fixed and the warped moving image,
+    differentiable in the angle and the translation."""
     g = torch.Generator().manual_seed(52)
     cases = []
     for size in [(24, 24), (20, 28)]:
@@ -90,26 +132,60 @@ def check_rigid_loss(student):
             a, t = torch.tensor([angle]), torch.tensor([translation])
             cases.append(Case(f"{size}, θ = {angle}, t = {translation}", (fixed, moving, a, t),
                               reference_loss(fixed, moving, a, t)))
+    return run_check("Exercise 5.2 — the loss of a rigid transformation", student, cases, mistakes=LOSS_MISTAKES,
+                     reference=reference_loss, gradient=("angle", "translation"),
+                     forbid=(reference_loss, reference_displacement))
 
-    def wrong_image(answer, case):
-        fixed, moving, angle, translation = case.args
-        if same(answer, reference_loss(moving, fixed, angle, translation)):
-            return "you warped the fixed image: warp the MOVING image onto the fixed grid, M(x + u(x))."
 
-    def summed(answer, case):
-        fixed, moving, angle, translation = case.args
-        if same(answer, reference_loss(fixed, moving, angle, translation) * fixed.numel()):
-            return "this is the sum of squared differences: take the mean (MSE), so the step size does not depend on the image size."
-
-    return run_check("Exercise 5.2 — the loss of a rigid transformation", student, cases,
-                     diagnose=[wrong_image, summed])
+check_rigid_loss.mistakes = LOSS_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 5.3
 
 
+def _inverse(displacement):
+    """The displacement of the inverse of an affine map, fitted to ``displacement (1, 2, H, W)`` by least squares."""
+    size = displacement.shape[2:]
+    axes = [torch.arange(n, dtype=torch.float64) for n in size]
+    x = torch.stack(torch.meshgrid(*axes, indexing="ij")).flatten(1).T                      # (N, 2)
+    y = x + displacement[0].flatten(1).T.to(torch.float64)
+    points = torch.cat([x, torch.ones(len(x), 1, dtype=torch.float64)], dim=1)
+    matrix = torch.linalg.lstsq(points, y).solution.T                                       # (2, 3)
+    full = torch.cat([matrix, torch.tensor([[0.0, 0.0, 1.0]], dtype=torch.float64)])
+    inverse = torch.linalg.inv(full)[:2]
+    return affine_to_displacement(inverse[None].to(displacement.dtype), size)
+
+
+def _positions(displacement):
+    """``x + u(x)``."""
+    axes = [torch.arange(n, dtype=displacement.dtype) for n in displacement.shape[2:]]
+    return displacement + torch.stack(torch.meshgrid(*axes, indexing="ij"))[None]
+
+
+def _near(answer, other, tolerance=0.5):
+    return (isinstance(answer, torch.Tensor) and answer.shape == other.shape
+            and (answer.detach() - other).abs().max() <= tolerance)
+
+
+REGISTER_MISTAKES = [
+    Mistake("the displacement is (almost) zero: did the parameters get gradients (requires_grad) and an optimizer "
+            "step?", test=lambda answer, case: _near(answer, torch.zeros_like(case.expected), 0.05)),
+    Mistake("this is the map y(x) = x + u(x); return the displacement u(x).",
+            test=lambda answer, case: _near(answer, _positions(case.expected))),
+    Mistake("this is the inverse transformation: you registered the fixed image to the moving one. The loss warps "
+            "the MOVING image, rigid_loss(fixed, moving, ...).",
+            test=lambda answer, case: _near(answer, _inverse(case.expected))),
+    Mistake("it moved the wrong way or too far: step AGAINST the gradient (optimizer.step() does), and keep the "
+            "angle's step small (it is in radians: 0.01 rad moves the border by ~0.2 voxel).",
+            test=lambda answer, case: isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape
+            and (answer.detach() - case.expected).abs().max() > case.expected.abs().max()
+            and not _near(answer, _inverse(case.expected)) and not _near(answer, _positions(case.expected))),
+]
+
+
 def check_register_rigid(student):
-    """Exercise 5.3: ``register_rigid(fixed, moving) -> (1, 2, H, W)`` the found displacement, within 0.5 voxel of the truth."""
+    """Exercise 5.3: ``register_rigid(fixed, moving) -> (1, 2, H, W)`` the found displacement (detached), within
+    0.5 voxel of the truth."""
     g = torch.Generator().manual_seed(53)
     cases = []
     for size, angle, translation in [((32, 32), 6.0, (2.0, -1.5)), ((36, 30), -5.0, (-1.0, 2.5))]:
@@ -118,18 +194,11 @@ def check_register_rigid(student):
         truth = reference_displacement(a, t, size)
         moving = _moving_for(fixed, a, t)
         cases.append(Case(f"{size}, θ = {angle}°, t = {translation} voxels", (fixed, moving), truth, atol=0.5, rtol=0.0))
+    return run_check("Exercise 5.3 — a rigid registration loop", student, cases, mistakes=REGISTER_MISTAKES,
+                     names=("fixed", "moving"), detached=True)
 
-    def did_not_move(answer, case):
-        if isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape and answer.abs().max() < 0.05:
-            return "the displacement is (almost) zero: did the parameters get gradients (requires_grad) and an optimizer step?"
 
-    def went_away(answer, case):
-        if isinstance(answer, torch.Tensor) and answer.shape == case.expected.shape:
-            if (answer - case.expected).abs().max() > (case.expected).abs().max():
-                return ("it moved the wrong way or too far: step AGAINST the gradient (optimizer.step() does), "
-                        "and keep the angle's step small (it is in radians: 0.01 rad moves the border by ~0.2 voxel).")
-
-    return run_check("Exercise 5.3 — a rigid registration loop", student, cases, diagnose=[did_not_move, went_away])
+check_register_rigid.mistakes = REGISTER_MISTAKES
 
 
 def _moving_for(fixed, angle, translation):
@@ -146,31 +215,50 @@ def _moving_for(fixed, angle, translation):
 # ---------------------------------------------------------------- Exercise 5.4
 
 
+def _downsample(image, size, sigma, *, align_corners=ALIGN_CORNERS, smooth="before", mode="linear", halve=False):
+    """One pyramid level and its slips: align_corners=False, no smoothing or smoothing after, nearest, ×½ always."""
+    linear = "bilinear" if image.dim() == 4 else "trilinear"
+    if smooth == "before":
+        image = gaussian_smoothing(image, sigma)
+    options = {"scale_factor": 0.5} if halve else {"size": tuple(size)}
+    if mode == "nearest":
+        resized = F.interpolate(image, mode="nearest", **options)
+    else:
+        resized = F.interpolate(image, mode=linear, align_corners=align_corners, **options)
+    return gaussian_smoothing(resized, sigma) if smooth == "after" else resized
+
+
+DOWNSAMPLE_MISTAKES = [
+    Mistake(f"use align_corners={ALIGN_CORNERS}: reglab keeps the first and last voxel centres in place.",
+            output=lambda image, size, sigma: _downsample(image, size, sigma, align_corners=not ALIGN_CORNERS)),
+    Mistake("smooth first (reglab.regularization.gaussian_smoothing), or the coarse level aliases fine detail.",
+            output=lambda image, size, sigma: _downsample(image, size, sigma, smooth="none")),
+    Mistake("smooth BEFORE resampling: smoothing the coarse image cannot undo the aliasing.",
+            output=lambda image, size, sigma: _downsample(image, size, sigma, smooth="after")),
+    Mistake("resample onto the given size (F.interpolate(..., size=size)): halving with scale_factor=0.5 is right "
+            "only when every axis is even and the size asks for half.",
+            output=lambda image, size, sigma: _downsample(image, size, sigma, halve=True)),
+    Mistake("resample linearly (mode='bilinear' in 2D, 'trilinear' in 3D), not with the nearest voxel.",
+            output=lambda image, size, sigma: _downsample(image, size, sigma, mode="nearest")),
+]
+
+
 def check_downsample(student):
     """Exercise 5.4: ``downsample(image, size, sigma) -> (B, C, *size)`` Gaussian smoothing then linear resampling."""
     g = torch.Generator().manual_seed(54)
     cases = []
     for text, shape, size, sigma in [("2D 32 × 32 → 16 × 16, σ = 1", (1, 1, 32, 32), (16, 16), 1.0),
                                      ("2D batch of 2, 21 × 30 → 11 × 15, σ = 1", (2, 1, 21, 30), (11, 15), 1.0),
-                                     ("3D 16 × 12 × 20 → 8 × 6 × 10, σ = 2", (1, 1, 16, 12, 20), (8, 6, 10), 2.0)]:
+                                     ("2D 24 × 18 → 9 × 13, σ = 1.5", (1, 2, 24, 18), (9, 13), 1.5),
+                                     ("3D 16 × 12 × 20 → 8 × 6 × 10, σ = 2", (1, 1, 16, 12, 20), (8, 6, 10), 2.0),
+                                     ("3D 15 × 12 × 10 → 8 × 5 × 7, σ = 1", (2, 1, 15, 12, 10), (8, 5, 7), 1.0)]:
         image = torch.rand(*shape, generator=g)
         cases.append(Case(text, (image, size, sigma), downsample(image, size, sigma=sigma)))
+    return run_check("Exercise 5.4 — one pyramid level", student, cases, mistakes=DOWNSAMPLE_MISTAKES,
+                     names=("image", "size", "sigma"), forbid=(downsample,))
 
-    def corners(answer, case):
-        image, size, sigma = case.args
-        from reglab.regularization import gaussian_smoothing
 
-        mode = "bilinear" if image.dim() == 4 else "trilinear"
-        if same(answer, F.interpolate(gaussian_smoothing(image, sigma), size=size, mode=mode, align_corners=False)):
-            return f"use align_corners={ALIGN_CORNERS}: reglab keeps the first and last voxel centres in place."
-
-    def not_smoothed(answer, case):
-        image, size, sigma = case.args
-        mode = "bilinear" if image.dim() == 4 else "trilinear"
-        if same(answer, F.interpolate(image, size=size, mode=mode, align_corners=ALIGN_CORNERS)):
-            return "smooth first (reglab.regularization.gaussian_smoothing), or the coarse level aliases fine detail."
-
-    return run_check("Exercise 5.4 — one pyramid level", student, cases, diagnose=[corners, not_smoothed])
+check_downsample.mistakes = DOWNSAMPLE_MISTAKES
 
 
 # ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
