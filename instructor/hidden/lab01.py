@@ -17,6 +17,17 @@ from reglab.course.checks.core import Case, run_check
 from reglab.io import Geometry
 
 
+FORBID = {
+    "check_identity_grid": ["reglab.grid:identity_grid"],
+    "check_warp": ["reglab.warping:warp"],
+    "check_affine_displacement": ["reglab.fields:affine_to_displacement"],
+    "check_compose": ["reglab.fields:compose"],
+    "check_index_to_physical": ["reglab.io:Geometry.index_to_physical"],
+}
+"""The reglab function each exercise asks the student to write (``module:qualname``): an answer that calls it
+scores 0 ("calls reglab.warp: the exercise asks you to write it"). The grader adds the checkers' own ``forbid``."""
+
+
 def _generator():
     return torch.Generator().manual_seed(2024)
 

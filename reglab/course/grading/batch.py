@@ -32,7 +32,7 @@ class CourseFilesChanged(RuntimeError):
 
 
 def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, hidden=None, partial=False,
-          progress=True, isolation=None):
+          progress=True, isolation=None, checks=None):
     """Grade every notebook in ``submissions`` and write the tables and the feedback to ``out``.
 
     Args:
@@ -46,6 +46,7 @@ def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, h
         partial: score in proportion to the cases passed.
         progress: show a tqdm progress bar.
         isolation: a :class:`reglab.course.grading.sandbox.Isolation` (default: what this machine offers).
+        checks: the folder of the checker modules ``labNN.py`` (default: this reglab's ``course/checks``).
 
     Returns:
         The list of :class:`Report`, sorted by student, one per ``.ipynb`` found.
@@ -70,13 +71,13 @@ def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, h
     hidden = Path(hidden) if hidden is not None else Path(course) / "instructor" / "hidden"
     hidden_file = hidden / f"lab{lab}.py"
     hidden_source = hidden_file.read_text(encoding="utf-8") if hidden_file.exists() else ""
-    checkers = Path(core.__file__).parent
+    checkers = Path(checks) if checks is not None else Path(core.__file__).parent
     watched = [checkers / "__init__.py", checkers / "core.py", checkers / f"lab{lab}.py", hidden_file]
     before = digest(watched)
     root = Path(submissions)
     found = find_submissions(root, reference.name, exclude=[out])
     out = prepare_out(out)
-    run = prepare(lab, exercises, hidden_source=hidden_source, isolation=isolation)
+    run = prepare(lab, exercises, hidden_source=hidden_source, isolation=isolation, checks_folder=checkers)
     reports, executed = [], {}
     try:
         def one(student, path, reason):

@@ -10,7 +10,10 @@ the kernel (:func:`request`); the kernel sends back the student's answers as pla
 its kernel (a patched ``torch``, ``display``, builtins or checker module) can change a comparison made here.
 """
 
+import contextlib
 import importlib.util
+import io
+import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +50,14 @@ class Check:
     reference: object = None
     gradient: list = field(default_factory=list)
     names: list = field(default_factory=list)
+    replay: object = None
+
+
+class _Call:
+    """One call a checker that does not use ``run_check`` made to the student's function (a question)."""
+
+    def __init__(self, number, args, kwargs):
+        self.description, self.args, self.kwargs, self.expected = f"call {number}", args, kwargs, None
 
 
 class _Recorded(Exception):
@@ -65,8 +76,8 @@ def _record(exercise, student, cases, *, mistakes=(), diagnose=(), reference=Non
                           names))
 
 
-def _never_called(*args, **kwargs):
-    raise RuntimeError("the grader records the cases; it never calls the student's function here")
+class _NotHere(Exception):
+    """Raised to a checker that calls the student's function while the grader only records its calls."""
 
 
 def _load(name, path=None, source=None):
@@ -106,12 +117,20 @@ def checks(lab, *, checks_folder=None, hidden_source=""):
             if function is None:
                 found.append(None)
                 continue
+            calls = []
+
+            def recording(*args, **kwargs):
+                calls.append(_Call(len(calls) + 1, args, kwargs))
+                raise _NotHere()
+
             try:
-                function(_never_called)
+                with contextlib.redirect_stdout(io.StringIO()):
+                    function(recording)
             except _Recorded as recorded:
                 found.append(recorded.check)
                 continue
-            raise ValueError(f"checks(): expected {checker} to call run_check, got a return without it")
+            # a checker of its own kind (a question): the grader replays the student's answers to it
+            found.append(Check(f"{checker}", calls, replay=function))
         return found
 
     return recorder, extra
@@ -120,8 +139,9 @@ def checks(lab, *, checks_folder=None, hidden_source=""):
 def function_path(function):
     """``"module:qualname"`` of a reglab function or method, the form the kernel resolves."""
     module = function.__module__
-    if module.startswith("_reglab_grader_lab"):                  # the grader's private copy of a checker module
-        module = "reglab.course.checks.lab" + module[len("_reglab_grader_lab"):]
+    copy = re.fullmatch(r"_reglab_(?:grader|hidden_copy)_lab(\d+)", module)
+    if copy:                                                      # a private copy of a checker module
+        module = f"reglab.course.checks.lab{copy.group(1)}"
     return f"{module}:{function.__qualname__}"
 
 
@@ -210,6 +230,31 @@ def _value_problem(answer, case):
     return found[0] if isinstance(found, tuple) else found
 
 
+def _replay(check, answers):
+    """Run a checker of its own kind (:attr:`Check.replay`) in the grader on the student's recorded answers."""
+    import builtins
+
+    answers = list(answers)
+
+    def student(*args, **kwargs):
+        data = answers.pop(0) if answers else {"error": "RuntimeError: no answer"}
+        if data.get("stub"):
+            namespace = {"NotImplementedError": builtins.NotImplementedError}
+            exec(compile("raise NotImplementedError()", "<student>", "exec"), namespace)
+        if "error" in data:
+            raise _StudentError(str(data["error"]))
+        return codec.decode(data.get("answer"))
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = check.replay(student)
+    return Verdict(result.exercise, int(result.passed), int(result.total), bool(result.implemented),
+                   [str(line) for line in result.messages])
+
+
+class _StudentError(Exception):
+    """What the student's function raised in the kernel (its type and message, as text)."""
+
+
 def judge(check, answers):
     """Compare the student's answers (decoded plain data, one per case) with ``check``'s expected values.
 
@@ -222,6 +267,8 @@ def judge(check, answers):
     Returns:
         A :class:`Verdict` with ✓/✗ lines in the checkers' format.
     """
+    if check.replay is not None:
+        return _replay(check, answers)
     lines, rows, runs, called = [check.title], [], [], []
     passed, returned = 0, False
     names = check.names

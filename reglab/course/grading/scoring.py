@@ -71,7 +71,8 @@ class Report:
 
 
 def _sanitize(text, scratch):
-    text = text.replace(str(scratch), "<scratch>")
+    if str(scratch):                                   # "" would put <scratch> between every two characters
+        text = text.replace(str(scratch), "<scratch>")
     text = re.sub(r"0x[0-9a-fA-F]{6,}", "0x…", text)
     return re.sub(r"\s+", " ", text).strip()
 

@@ -22,7 +22,8 @@ def test_bad_files_get_a_row_without_a_kernel(tmp_path, content, status):
     path = tmp_path / "x.ipynb"
     path.write_bytes(content)
     exercises = grading.lab_exercises(load(LAB))
-    report = grading.grade_submission(path, exercises, lab="01")
+    report, executed = grading.grade_submission(path, exercises, lab="01")
+    assert executed is None
     assert report.status == status and report.total == 0 and len(report.scores) == 5
     assert all(not score.passed and score.reason == report.notes[0] for score in report.scores.values())
 
@@ -60,28 +61,38 @@ def test_hidden_tests_pass_the_solution_and_catch_a_wrong_answer(exercise, capsy
     assert result.implemented and result.passed < result.total
 
 
-def _part(passed, total, implemented=True, lines=()):
-    return {"passed": passed, "total": total, "implemented": implemented, "messages": ["banner", *lines]}
+def _check(n=2):
+    from reglab.course.checks.core import Case
+    from reglab.course.grading.cases import Check
+
+    cases = [Case(f"2D, case {i}", (torch.full((2,), float(i)),), torch.full((2,), 2.0 * i)) for i in range(n)]
+    return Check("Exercise 1.2 — warping", cases)
+
+
+def _answers(values):
+    from reglab.course.grading import codec
+
+    return [{"answer": codec.encode(torch.tensor(v)), "calls": []} for v in values]
 
 
 @pytest.mark.parametrize("result, partial, expected", [
-    ({"status": "checked", "visible": _part(4, 4), "hidden": _part(2, 2)}, False,
-     (2.0, True, "passed: 4 cases + 2 hidden")),
-    ({"status": "checked", "visible": _part(3, 4, lines=["  ✓ a", "  ✗ 3D: values differ (largest error 0.5)",
-                                                          "    → swap the axes"]), "hidden": _part(2, 2)},
-     True, (1.67, False, "5 of 6 cases passed; 3D: values differ (largest error 0.5) → swap the axes")),
-    ({"status": "checked", "visible": _part(4, 4), "hidden": _part(1, 2, lines=["  ✗ float64: raised TypeError: x"])},
-     False, (0.0, False, "5 of 6 cases passed; hidden tests: float64: raised TypeError: x")),
-    ({"status": "checked", "visible": _part(0, 4, implemented=False), "hidden": None}, False,
+    ({"status": "answered", "answers": _answers([[0.0, 0.0], [2.0, 2.0], [0.0, 0.0], [2.0, 2.0]])}, False,
+     (2.0, True, "passed: 2 cases + 2 hidden")),
+    ({"status": "answered", "answers": _answers([[0.0, 0.0], [2.5, 2.0], [0.0, 0.0], [2.0, 2.0]])}, True,
+     (1.5, False, "3 of 4 cases passed; 2D, case 1: values differ (largest error 0.5)")),
+    ({"status": "answered", "answers": _answers([[0.0, 0.0], [2.0, 2.0], [0.0, 0.0]])}, False,
+     (0.0, False, "3 of 4 cases passed; hidden tests: 2D, case 1: no answer (the kernel stopped or ran out of time)")),
+    ({"status": "answered", "answers": [{"error": "NotImplementedError: ", "stub": True}] * 4}, False,
      (0.0, False, "not implemented (the stub is still there)")),
+    ({"status": "answered", "answers": [dict(a, calls=["reglab.warp"]) for a in _answers([[0.0, 0.0], [2.0, 2.0]] * 2)]},
+     False, (0.0, False, "calls reglab.warp: the exercise asks you to write it")),
     ({"status": "missing", "defined": ["warp_image", "helper"]}, False,
      (0.0, False, "function `warp` is missing (renamed or deleted?; found `warp_image`)")),
-    ({"status": "checked", "visible": None, "hidden": None}, False,
-     (0.0, False, "not graded: the checker `check_warp` was not found")),
-    ({"status": "error", "error": "RuntimeError: boom"}, False, (0.0, False, "the checker raised RuntimeError: boom")),
+    ({"status": "error", "error": "RuntimeError: boom"}, False, (0.0, False, "could not call `warp`: RuntimeError: boom")),
+    ({"status": "answered", "answers": "forged"}, False, (0.0, False, "could not call `warp`: no answers")),
 ])
-def test_score_from_a_grading_result(result, partial, expected):
+def test_score_from_the_kernels_answers(result, partial, expected):
     exercise = Exercise("ex1_2_check", "1.2", "warping", "warp", "check_warp", 2.0)
-    score = _score(exercise, dict(result, token="t", key=exercise.key), partial=partial)
+    score = _score(exercise, dict(result, token="t", key=exercise.key), [_check(), _check()], partial=partial)
     assert (score.points, score.passed, score.reason) == expected
     assert score.max_points == 2.0 and (score.kind == "") == score.passed

@@ -51,5 +51,15 @@ def test_collect_submissions_names_students(tmp_path):
     found = grading.collect_submissions(tmp_path, "01_transform_images.ipynb")
     assert [(student, path.relative_to(tmp_path).as_posix()) for student, path in found] == [
         ("amy", "amy/01_transform_images.ipynb"), ("group/bo", "group/bo.ipynb"), ("zoe", "zoe.ipynb")]
-    with pytest.raises(ValueError, match=r"collect_submissions\(\): expected a folder"):
+    with pytest.raises(ValueError, match=r"find_submissions\(\): expected a folder"):
         grading.collect_submissions(tmp_path / "missing")
+
+
+def test_every_notebook_gets_a_row_with_the_reason_it_is_skipped(tmp_path):
+    for name in ("zoe.ipynb", ".ipynb_checkpoints/zoe.ipynb", "..%2Fup.ipynb", "grades/old.ipynb"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    (tmp_path / "link.ipynb").symlink_to(tmp_path / "zoe.ipynb")
+    found = grading.find_submissions(tmp_path, "01_transform_images.ipynb", exclude=[tmp_path / "grades"])
+    reasons = {student: (reason or "").split(":")[0] for student, _, reason in found}
+    assert reasons == {"zoe": "", ".ipynb_checkpoints/zoe": "skipped", "..%2Fup": "skipped", "link": "skipped"}
