@@ -5,16 +5,43 @@
 The class is made from the lab's own notebooks: two thirds the solution notebook (every figure and widget
 cell runs), one sixth the untouched student lab (stubs), one sixth the solution with one exercise broken
 (the first exercise's function renamed). Prints, per number of workers, the wall time for the class and
-per notebook, and checks that the score tables are identical.
+per notebook, the machine's memory in use (before, peak, after: MemTotal − MemAvailable, sampled every 0.5 s)
+with the growth per notebook ((after − before) / students: kernels that outlive their notebook show here), the
+kernel processes still alive afterwards, and checks that the score tables are identical.
 """
 
 import argparse
 import json
+import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from reglab import grading
+
+
+def used_mb():
+    """The machine's memory in use (MB): MemTotal − MemAvailable (Linux), else the grader's peak RSS."""
+    try:
+        fields = dict(line.split(":", 1) for line in open("/proc/meminfo", encoding="utf-8"))
+        return (int(fields["MemTotal"].split()[0]) - int(fields["MemAvailable"].split()[0])) / 1024
+    except (OSError, KeyError, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def kernels_alive():
+    """Processes whose command line is a grading kernel's (Linux)."""
+    count = 0
+    for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as stream:
+                count += b"_kernel_main" in stream.read()
+        except OSError:
+            continue
+    return count
 
 
 def make_class(folder, lab, students):
@@ -52,14 +79,28 @@ def main(argv=None):
         folder = Path(temporary) / "submitted"
         folder.mkdir()
         expected = make_class(folder, args.lab, args.students)
-        tables, rows = [], []
+        tables, rows, memory = [], [], []
         for workers in args.workers:
             out = Path(temporary) / f"grades-{workers}"
+            before, samples, done = used_mb(), [], threading.Event()
+
+            def sample():
+                while not done.wait(0.5):
+                    samples.append(used_mb())
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
             start = time.perf_counter()
             reports = grading.grade(folder, lab=args.lab, out=out, workers=workers,
                                     limits=grading.Limits(cell=args.timeout, notebook=10 * args.timeout),
                                     progress=False)
             seconds = time.perf_counter() - start
+            done.set()
+            sampler.join()
+            time.sleep(1)
+            after = used_mb()
+            memory.append((workers, before, max(samples or [after]), after, (after - before) / len(reports),
+                           kernels_alive()))
             wrong = [r.student for r in reports if r.total != expected[r.student]]
             tables.append((out / "scores.csv").read_text(encoding="utf-8"))
             rows.append((workers, seconds, seconds / len(reports), len(wrong)))
@@ -67,6 +108,11 @@ def main(argv=None):
         print(f"{'workers':>8} {'class (s)':>10} {'per notebook (s)':>17} {'unexpected totals':>18}")
         for workers, seconds, each, wrong in rows:
             print(f"{workers:>8} {seconds:>10.1f} {each:>17.2f} {wrong:>18}")
+        print(f"{'workers':>8} {'before (MB)':>12} {'peak (MB)':>10} {'after (MB)':>11} {'growth/notebook (MB)':>21} "
+              f"{'kernels alive after':>20}")
+        for workers, before, peak, after, growth, alive in memory:
+            print(f"{workers:>8} {before:>12.0f} {peak:>10.0f} {after:>11.0f} {growth:>21.1f} {alive:>20}")
+        print("isolation:", "; ".join(line.split(" (")[0] for line in grading.detect().describe()))
         print("score tables identical across worker counts:", all(table == tables[0] for table in tables))
 
 
