@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 
-from reglab import grading
+from reglab.course import grading
 
 
 def used_mb():
