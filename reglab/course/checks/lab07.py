@@ -134,3 +134,35 @@ def check_dice_before_after(dice_before_after):
             return "the order is (before, after)."
 
     return run_check("Exercise 7.4 — Dice before and after", dice_before_after, cases, diagnose=[linear, swapped])
+
+
+# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+
+from reglab.course.checks.lab05 import ask, choice  # noqa: E402  (appended section: questions)
+
+
+def check_inverse_consistency_question(student):
+    """Exercise 7.5 (interpret): why is SymNet inverse-consistent to a few thousandths of a voxel?"""
+    judge = choice({
+        "a": "compare the Dice column of section 6: SymNet registers *worse* than VoxelMorph, yet it is 100× more "
+             "inverse-consistent. Training quality does not explain it.",
+        "b": "",
+        "c": "its fields are about 30 % smaller, not 100×: a smaller field explains a little, not two orders of "
+             "magnitude.",
+    }, "b", "v(F, M) = (g(F, M) − g(M, F)) / 2 changes sign when F and M swap, and exp(−v) inverts exp(v): the "
+            "property holds for any weights, even untrained ones. What is left is interpolation error.")
+    return ask("Exercise 7.5 — interpret: inverse consistency", student, judge)
+
+
+def check_comparison_question(student):
+    """Exercise 7.6 (interpret): what does the architecture table say about TransMorph against VoxelMorph?"""
+    judge = choice({
+        "a": "every network had the same small budget on the same 64 synthetic 64² pairs; a transformer needs more "
+             "data and steps than a small CNN before attention pays. A design comparison needs each trained to "
+             "convergence on real data.",
+        "b": "",
+        "c": "held-out pairs come from the same generator as the training pairs, and nothing in the table compares "
+             "training with validation scores: it cannot show overfitting.",
+    }, "b", "the table compares 0.06-0.18 M-parameter networks after 400 steps on 64 synthetic pairs: it ranks how fast "
+            "each learns on a tiny budget, not what each design can reach. It says nothing about real anatomy.")
+    return ask("Exercise 7.6 — interpret: what the comparison can say", student, judge)
