@@ -246,3 +246,33 @@ def check_tre(tre):
 
     return run_check("Exercise 8.4 — target registration error", tre, cases,
                      diagnose=[mean, wrong_direction, voxels, reversed_spacing, before])
+
+
+# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+
+from reglab.course.checks.lab05 import ask, choice  # noqa: E402  (appended section: questions)
+
+
+def check_fre_prediction(student):
+    """Exercise 8.5 (predict): the FRE of an affine fit to exactly 3 fiducials in 2D."""
+    judge = choice({
+        "a": "count: a 2D affine map has 6 parameters, and 3 point pairs give 6 equations. How much residual can "
+             "a fit with as many unknowns as equations leave?",
+        "b": "",
+        "c": "more fiducials average the localisation noise out, but they also leave residuals: with 3 there is "
+             "nothing left to average.",
+    }, "b", "6 equations, 6 unknowns: the affine map passes through every (noisy) fiducial exactly, FRE = 0, and the "
+            "fit has absorbed all the localisation error, which it now spreads to every target: a large TRE.")
+    return ask("Exercise 8.5 — predict: the FRE of an exact fit", student, judge)
+
+
+def check_tre_direction_bug(student):
+    """Exercise 8.6 (debug): a TRE that carries the moving landmarks through the displacement."""
+    judge = choice({
+        "a": "the slice has 1 mm voxels: spacing changes nothing here. Look at which landmarks go through u.",
+        "b": "",
+        "c": "both landmark sets are (row, column), the order of u's channels; reversing them would break the "
+             "'before' row too, and that row is right.",
+    }, "b", "u lives on the fixed grid: u(p) is defined at fixed points, and p + u(p) is p's position in the moving "
+            "image. Carry the fixed landmarks p and compare with their partners q; q + u(q) has no meaning.")
+    return ask("Exercise 8.6 — debug a TRE", student, judge)
