@@ -149,3 +149,65 @@ def check_discriminator_loss(discriminator_loss):
 
     return run_check("Exercise 6.4 — discriminator loss", discriminator_loss, cases,
                      diagnose=[no_smoothing, swapped, probabilities])
+
+
+# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+
+from reglab.course.checks.lab05 import ask, choice, number_in  # noqa: E402  (appended section: questions)
+
+
+def check_contrast_prediction(student):
+    """Exercise 6.5 (predict): networks trained on one contrast, tested on T2-like moving images."""
+    judge = choice({
+        "a": "a network learns what its training pairs look like, not what alignment means: run the table and look "
+             "at the T2 columns.",
+        "b": "",
+        "c": "local NCC is a loss used in training only; at test time the network sees nothing but the two images, "
+             "and no loss is computed.",
+    }, "b", "all three learned the T1 appearance of the training pairs; on T2 they produce fields that are worse than "
+            "no registration at all. Training on random contrasts (SynthMorph) is the usual cure.")
+    return ask("Exercise 6.5 — predict: an unseen contrast", student, judge)
+
+
+def _hypermorph_scores(lam):
+    """Validation Dice (the lab's 8 pairs, seed 2) and the mean diffusion of the field of its first pair, at ``lam``."""
+    from reglab import regularization
+    from reglab.networks import load_pretrained
+    from reglab.training import evaluate, make_pairs, predict
+
+    validation = make_pairs(8, seed=2)
+    hyper = load_pretrained("hypermorph")
+    batch = validation.batch([0])                                   # the pair the lab shows
+    with torch.no_grad():
+        u = predict(hyper, batch["fixed"], batch["moving"], lam=lam)
+    return evaluate(hyper, validation, lam=lam)["dice"], regularization.diffusion(u).item()
+
+
+def check_hypermorph_tuning(student, *, dice_target=0.67, diffusion_limit=0.04):
+    """Exercise 6.7 (tune): a λ for which HyperMorph keeps Dice ≥ 0.67 with a mean diffusion ≤ 0.04."""
+    def judge(answer):
+        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+            answer = answer.item()
+        if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not 0.0 <= answer <= 1.0:
+            return False, f"your answer {answer!r}", "HyperMorph was trained with λ in [0, 1]: answer with one number there."
+        dice, smoothness = _hypermorph_scores(float(answer))
+        line = f"λ = {answer:g}: validation Dice {dice:.3f}, mean diffusion {smoothness:.4f}"
+        if dice < dice_target:
+            return False, line, f"Dice is below {dice_target}: λ is too large, the field is too stiff to register."
+        if smoothness > diffusion_limit:
+            return False, line, f"the diffusion is above {diffusion_limit}: λ is too small, the field is too rough."
+        return True, line + f" (targets: Dice ≥ {dice_target}, diffusion ≤ {diffusion_limit})", None
+    return ask("Exercise 6.7 — tune λ after training", student, judge)
+
+
+def check_weak_supervision_bug(student):
+    """Exercise 6.6 (debug): why does a Dice term on nearest-neighbour warped labels not train the network?"""
+    judge = choice({
+        "a": "the weight only scales the gradient; a gradient of exactly zero stays zero at any weight. Print "
+             "`u.grad` after the Dice term alone.",
+        "b": "",
+        "c": "argmax labels are fine for scoring; the problem is how the labels are warped: a staircase function of the "
+             "positions has derivative 0 almost everywhere.",
+    }, "b", "nearest-neighbour sampling is piecewise constant in u: its gradient is zero. Warp one-hot indicators with "
+            "linear interpolation (a soft label map), as `Unsupervised(dice_weight=...)` does.")
+    return ask("Exercise 6.6 — debug a weakly supervised loss", student, judge)
