@@ -80,3 +80,12 @@ def check_which_way(student):
 def check_same_penalty(student):
     """same penalty: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_same_penalty", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab00"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

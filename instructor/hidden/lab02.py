@@ -70,3 +70,12 @@ def check_bspline_basis(student):
 def check_ffd_at_point(student):
     """ffd at point: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_ffd_at_point", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab02"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

@@ -70,3 +70,12 @@ def check_mutual_information(student):
 def check_ngf(student):
     """ngf: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_ngf", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab03"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

@@ -70,3 +70,12 @@ def check_smooth_field(student):
 def check_jacobian_2d(student):
     """jacobian 2d: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_jacobian_2d", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab04"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

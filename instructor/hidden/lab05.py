@@ -90,3 +90,12 @@ def check_multimodal_bug(student):
 def check_penalty_question(student):
     """penalty question: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_penalty_question", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab05"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

@@ -85,3 +85,12 @@ def check_weak_supervision_bug(student):
 def check_hypermorph_tuning(student):
     """hypermorph tuning: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_hypermorph_tuning", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab06"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

@@ -70,3 +70,12 @@ def check_window_partition(student):
 def check_dice_before_after(student):
     """dice before after: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_dice_before_after", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab07"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)

@@ -70,3 +70,12 @@ def check_jacobian_determinant(student):
 def check_tre(student):
     """tre: the visible cases' kinds, drawn with other seeds."""
     return _reseeded("check_tre", student)
+
+
+def __getattr__(name):
+    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
+    import importlib
+
+    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab08"), name):
+        return lambda student: _reseeded(name, student)
+    raise AttributeError(name)
