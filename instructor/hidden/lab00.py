@@ -1,4 +1,4 @@
-"""Hidden tests for Lab 00 — Why registration, and what it needs (instructors only; not shipped in labs/ or the package).
+"""Hidden tests for Lab 00 — Why registration, and what it needs (instructors only; not in labs/ or the package).
 
 ``reglab grade --lab 00`` records each function here in the grader's process, like the visible checker of the
 same name in ``reglab.course.checks.lab00``, and sends only the cases' inputs to the student's kernel; the

@@ -309,7 +309,8 @@ def _execute(notebook, exercises, requests, *, folder, lib, warm, limits, isolat
     client = _client_class()(notebook, km=km, timeout=int(limits.cell), allow_errors=True, interrupt_on_timeout=True,
                              error_on_timeout={"ename": "TimeoutError", "evalue": "cell timed out", "traceback": []},
                              record_timing=False, max_output=int(limits.output * 1024 ** 2),
-                             student_cells=first_grading, resources={"metadata": {"path": str(home if home.exists() else folder)}},
+                             student_cells=first_grading,
+                             resources={"metadata": {"path": str(home if home.exists() else folder)}},
                              startup_timeout=120, log=_quiet_log())
     state = {"dead": None, "skipped": None, "killed": False, "numbers": [number for number, _ in kept],
              "left": 0, "limits": {}}

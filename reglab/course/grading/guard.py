@@ -2,9 +2,10 @@
 
 The kernelspec that :mod:`reglab.course.grading.execute` writes starts the kernel with :func:`_kernel_main`:
 it sets the memory, CPU-time and file-size limits, installs :class:`_Guard` (PEP 578) and starts IPython. The
-hook blocks (and logs) network access, starting other programs, deleting or writing files outside the scratch
-folder, and reading the submissions folder, the output folder or the hidden tests. It sees Python-level
-operations only: this is **not a security sandbox** (ctypes, reading memory or forking daemons get around it).
+hook blocks (and logs) network access, starting other programs, and deleting or writing files outside the scratch
+folder. It is the last layer, not the one to rely on: it sees Python-level operations only (ctypes, native code or
+``gc`` get around it) and runs in the student's interpreter, so its log is reported as the kernel's own account.
+What holds is the isolation of :mod:`~reglab.course.grading.sandbox` and scoring in the grader.
 """
 
 import json

@@ -48,7 +48,8 @@ ATTACKS = {
         "from reglab.course.checks import core\n"
         "fake = types.ModuleType('reglab.course.checks.core')\n"
         "fake.__dict__.update(core.__dict__)\n"
-        "fake.run_check = lambda exercise, student, cases, **k: core.Result(exercise, len(cases), len(cases), True, [])\n"
+        "fake.run_check = lambda exercise, student, cases, **k: \\\n"
+        "    core.Result(exercise, len(cases), len(cases), True, [])\n"
         "sys.modules['reglab.course.checks.core'] = sys.modules['reglab.checks.core'] = fake\n"
         "core.run_check = fake.run_check"),
     "c2_patched_torch_and_builtins": stubbed(

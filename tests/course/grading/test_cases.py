@@ -43,7 +43,8 @@ def test_every_exercise_of_every_lab_has_cases_the_kernel_can_receive(lab):
         visible, secret = recorder(exercise.checker)
         assert visible.cases and (visible.replay or all(case.expected is not None for case in visible.cases))
         assert secret is not None and secret.cases, f"lab {lab}: no hidden tests for {exercise.checker}"
-        request = cases.request([visible, secret], cases.forbid_paths([visible, secret], extra.get(exercise.checker, [])))
+        forbid = cases.forbid_paths([visible, secret], extra.get(exercise.checker, []))
+        request = cases.request([visible, secret], forbid)
         text = json.dumps(request, allow_nan=False)
         assert "expected" not in text and '"object"' not in text
         assert len(request["cases"]) == len(visible.cases) + len(secret.cases)

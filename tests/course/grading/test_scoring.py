@@ -84,11 +84,13 @@ def _answers(values):
      (0.0, False, "3 of 4 cases passed; hidden tests: 2D, case 1: no answer (the kernel stopped or ran out of time)")),
     ({"status": "answered", "answers": [{"error": "NotImplementedError: ", "stub": True}] * 4}, False,
      (0.0, False, "not implemented (the stub is still there)")),
-    ({"status": "answered", "answers": [dict(a, calls=["reglab.warp"]) for a in _answers([[0.0, 0.0], [2.0, 2.0]] * 2)]},
+    ({"status": "answered",
+      "answers": [dict(a, calls=["reglab.warp"]) for a in _answers([[0.0, 0.0], [2.0, 2.0]] * 2)]},
      False, (0.0, False, "calls reglab.warp: the exercise asks you to write it")),
     ({"status": "missing", "defined": ["warp_image", "helper"]}, False,
      (0.0, False, "function `warp` is missing (renamed or deleted?; found `warp_image`)")),
-    ({"status": "error", "error": "RuntimeError: boom"}, False, (0.0, False, "could not call `warp`: RuntimeError: boom")),
+    ({"status": "error", "error": "RuntimeError: boom"}, False,
+     (0.0, False, "could not call `warp`: RuntimeError: boom")),
     ({"status": "answered", "answers": "forged"}, False, (0.0, False, "could not call `warp`: no answers")),
 ])
 def test_score_from_the_kernels_answers(result, partial, expected):
