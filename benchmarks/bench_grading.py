@@ -79,6 +79,13 @@ def main(argv=None):
         folder = Path(temporary) / "submitted"
         folder.mkdir()
         expected = make_class(folder, args.lab, args.students)
+        import shutil
+
+        from reglab.course.checks import core
+
+        checks, hidden = Path(temporary) / "checks", Path(temporary) / "hidden"   # a snapshot: the checkout may be
+        shutil.copytree(Path(core.__file__).parent, checks)                      # edited meanwhile
+        shutil.copytree(grading.COURSE / "instructor" / "hidden", hidden)
         tables, rows, memory = [], [], []
         for workers in args.workers:
             out = Path(temporary) / f"grades-{workers}"
@@ -93,7 +100,7 @@ def main(argv=None):
             start = time.perf_counter()
             reports = grading.grade(folder, lab=args.lab, out=out, workers=workers,
                                     limits=grading.Limits(cell=args.timeout, notebook=10 * args.timeout),
-                                    progress=False)
+                                    progress=False, checks=checks, hidden=hidden)
             seconds = time.perf_counter() - start
             done.set()
             sampler.join()
