@@ -248,8 +248,10 @@ def execute(path, *, timeout=600):
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    from reglab.course.kernel import patient                        # polls for replies in slices (issue 18)
+
+    patient(NotebookClient)(notebook, timeout=timeout, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}}).execute()
     temporary = path.with_name(f".{path.name}.tmp")
     nbformat.write(notebook, temporary)
     temporary.replace(path)

@@ -1,0 +1,83 @@
+"""Headless notebook execution that never waits a whole cell timeout for a reply that has already arrived.
+
+The symptom (issue 18): executing a lab with nbclient, the cell after a widget cell sometimes starts exactly
+``timeout`` seconds (600 s) after the widget cell *started*, although the kernel answered within a second: the
+widget cell's ``shell.execute_reply`` is stamped by the kernel 1 s after its start, and the next cell's
+``iopub.execute_input`` 600 s after. The kernel was idle; the client was waiting. nbclient waits for the reply
+with one ``await kc.shell_channel.get_msg(timeout=600)``; jupyter_client polls the shell socket once through
+pyzmq's asyncio poller, which wakes up on the socket's edge-triggered file descriptor. When that wake-up is lost
+(a burst of widget comm messages on the same loop, a loaded machine), the poller only looks again when the
+timeout fires, finds the reply then (its final ``poll(0)``) and returns it as if nothing happened: no error,
+just ten lost minutes. Reproduced on this project's 2-core machine under load: Lab 00 stalled 599 s after its
+slider cell.
+
+The remedy does not depend on the notebook: wait for the reply in short slices, each its own poll, so that a lost
+wake-up costs at most one slice (:data:`POLL_INTERVAL`). :func:`patient` applies it to an nbclient
+``NotebookClient`` class; ``python -m reglab.course execute`` uses it, and any other runner of notebooks
+(the grader, nbval) can do the same.
+"""
+
+from queue import Empty
+from time import monotonic
+
+POLL_INTERVAL = 0.25
+"""Seconds between two polls of the shell channel: the longest a lost wake-up can delay a cell."""
+
+
+def sliced(get_msg, interval=POLL_INTERVAL):
+    """Wrap an async ``get_msg(timeout=None)`` so that it polls every ``interval`` seconds until its timeout.
+
+    Args:
+        get_msg: a channel's coroutine function ``get_msg(timeout=None)`` that raises ``queue.Empty`` on timeout.
+        interval: seconds per poll (> 0).
+
+    Returns:
+        A coroutine function with the same contract: the message, or ``queue.Empty`` once ``timeout`` has passed
+        (``timeout=None`` waits for ever, one slice at a time).
+
+    Raises:
+        ValueError: ``interval`` is not positive.
+
+    Example:
+        >>> import asyncio
+        >>> async def never(timeout=None):
+        ...     raise Empty
+        >>> try:
+        ...     asyncio.run(sliced(never, 0.01)(timeout=0.05))
+        ... except Empty:
+        ...     print("Empty after the timeout")
+        Empty after the timeout
+    """
+    if not interval > 0:
+        raise ValueError(f"sliced(): expected a positive `interval` in seconds, got {interval!r}.")
+
+    async def get_msg_sliced(timeout=None):
+        deadline = None if timeout is None else monotonic() + timeout
+        while True:
+            step = interval if deadline is None else max(0.0, min(interval, deadline - monotonic()))
+            try:
+                return await get_msg(timeout=step)
+            except Empty:
+                if deadline is not None and monotonic() >= deadline:
+                    raise
+
+    return get_msg_sliced
+
+
+def patient(client_class):
+    """A subclass of nbclient's ``NotebookClient`` (or of ``client_class``) whose shell channel is polled in slices.
+
+    Example:
+        >>> from nbclient import NotebookClient                 # doctest: +SKIP
+        >>> patient(NotebookClient)(notebook, timeout=600).execute()   # doctest: +SKIP
+    """
+
+    class PatientNotebookClient(client_class):
+        async def async_start_new_kernel_client(self):
+            kernel_client = await super().async_start_new_kernel_client()
+            channel = kernel_client.shell_channel
+            channel.get_msg = sliced(channel.get_msg)
+            return kernel_client
+
+    PatientNotebookClient.__name__ = PatientNotebookClient.__qualname__ = f"Patient{client_class.__name__}"
+    return PatientNotebookClient
