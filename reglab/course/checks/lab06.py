@@ -3,13 +3,15 @@
 Every function takes the student's function (or layer), runs it on several
 cases (2D and 3D, batches, odd and non-square sizes) and compares with
 reglab's own implementation (:mod:`reglab.warping`, :mod:`reglab.training.losses`).
+The losses and the layer are trained through, so their gradients are checked too.
 """
 
 import torch
 import torch.nn.functional as F
 
-from reglab import grid, regularization, warping
-from reglab.course.checks.core import Case, run_check, same
+from reglab import regularization, warping
+from reglab.course.checks.core import Case, Mistake, run_check
+from reglab.course.checks.lab01 import _positions, _sampled
 from reglab.training import losses
 
 
@@ -33,122 +35,172 @@ def _describe(batch, size):
 # ---------------------------------------------------------------- Exercise 6.1
 
 
+def _warp_in_layer(moving, displacement):
+    """reglab's warp with the layer's argument names (the reference of the gradient check)."""
+    return warping.warp(moving, displacement)
+
+
+TRANSFORMER_MISTAKES = [
+    Mistake("the image moved the other way: sample at x + u(x), not x − u(x).",
+            output=lambda m, u: _sampled(m, _positions(m, -u))),
+    Mistake("grid_sample wants (x, y[, z]) = (column, row[, slice]) in the last axis: flip it with .flip(-1) "
+            "(grid.to_grid_sample does).", output=lambda m, u: _sampled(m, _positions(m, u), flip=False)),
+    Mistake("half a voxel off: pass align_corners=True to grid_sample (reglab's convention).",
+            output=lambda m, u: _sampled(m, _positions(m, u), align_corners=False)),
+    Mistake("you sampled at u(x), not at x + u(x): add the identity grid to the displacement.",
+            output=lambda m, u: _sampled(m, u)),
+    Mistake("outside the image the warped image is 0: padding_mode='zeros', not 'border'.",
+            output=lambda m, u: _sampled(m, _positions(m, u), padding_mode="border")),
+    Mistake("interpolate linearly (mode='bilinear'): the nearest voxel is piecewise constant in u, so no gradient "
+            "reaches the network.", output=lambda m, u: _sampled(m, _positions(m, u), mode="nearest")),
+]
+
+
 def check_spatial_transformer(layer):
-    """Exercise 6.1: a spatial-transformer layer ``layer(moving, displacement) -> moving(x + u(x))`` (linear, zeros)."""
+    """Exercise 6.1: a spatial-transformer layer ``layer(moving, displacement) -> moving(x + u(x))`` (linear, zeros),
+    differentiable in both inputs."""
     g = _generator()
     cases = []
-    for batch, size in SIZES:
-        moving = _smooth(batch, 1, size, 1.0, g)
-        u = _smooth(batch, len(size), size, 2.0, g)
-        cases.append(Case(_describe(batch, size), (moving, u), warping.warp(moving, u)))
+    for (batch, size), channels in zip(SIZES + [(3, (8, 5))], (1, 1, 1, 2, 2)):
+        moving = _smooth(batch, channels, size, 1.0, g)
+        u = _smooth(batch, len(size), size, 2.5, g)
+        cases.append(Case(f"{_describe(batch, size)}, {channels} channel(s)", (moving, u), warping.warp(moving, u)))
+    return run_check("Exercise 6.1 — spatial transformer", layer, cases, mistakes=TRANSFORMER_MISTAKES,
+                     reference=_warp_in_layer, gradient=("moving", "displacement"), forbid=(warping.warp,))
 
-    def other_way(answer, case):
-        if same(answer, warping.warp(case.args[0], -case.args[1])):
-            return "the image moved the other way: sample at x + u(x), not x − u(x)."
 
-    def not_flipped(answer, case):
-        moving, u = case.args
-        coordinates = grid.voxel_to_normalized((grid.identity_grid(moving.shape[2:]) + u).movedim(1, -1), moving.shape[2:])
-        if same(answer, F.grid_sample(moving, coordinates, align_corners=True)):
-            return "grid_sample wants (x, y[, z]) = (column, row[, slice]) in the last axis: flip it with .flip(-1)."
-
-    def corners(answer, case):
-        moving, u = case.args
-        if same(answer, F.grid_sample(moving, grid.to_grid_sample(grid.identity_grid(moving.shape[2:]) + u,
-                                                                    moving.shape[2:]), align_corners=False)):
-            return "half a voxel off: pass align_corners=True to grid_sample (reglab's convention)."
-
-    return run_check("Exercise 6.1 — spatial transformer", layer, cases, diagnose=[other_way, not_flipped, corners])
+check_spatial_transformer.mistakes = TRANSFORMER_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 6.2
 
 
+SUPERVISED_MISTAKES = [
+    Mistake("you also averaged over the vector components: sum the squares over the channel axis (dim=1) first, "
+            "then average over voxels and batch.", output=lambda u, t: (u - t).pow(2).mean()),
+    Mistake("that is the mean endpoint error ‖u − u*‖; the loss is its *square*, ‖u − u*‖².",
+            output=lambda u, t: (u - t).norm(dim=1).mean()),
+    Mistake("this is the sum over voxels: average them (mean), so the loss does not grow with the image size.",
+            output=lambda u, t: (u - t).pow(2).sum()),
+    Mistake("this is the root of the loss: return mean ‖u − u*‖² itself, without the square root.",
+            output=lambda u, t: (u - t).pow(2).sum(dim=1).mean().sqrt()),
+    Mistake("these are absolute differences (L1); the loss squares them: (u − u*)².",
+            output=lambda u, t: (u - t).abs().sum(dim=1).mean()),
+    Mistake("return one number: average over the batch too (a scalar, not one loss per sample).",
+            output=lambda u, t: (u - t).pow(2).sum(dim=1).flatten(1).mean(1)),
+]
+
+
 def check_supervised_loss(supervised_loss):
-    """Exercise 6.2: ``supervised_loss(u, u_true) = mean_x ‖u(x) − u*(x)‖²``."""
+    """Exercise 6.2: ``supervised_loss(u, u_true) = mean_x ‖u(x) − u*(x)‖²``, a differentiable 0-d tensor."""
     g = _generator()
     cases = []
     for batch, size in SIZES:
         u = _smooth(batch, len(size), size, 2.0, g)
         truth = _smooth(batch, len(size), size, 2.0, g)
         cases.append(Case(_describe(batch, size), (u, truth), losses.supervised_loss(u, truth)))
+    return run_check("Exercise 6.2 — supervised loss", supervised_loss, cases, mistakes=SUPERVISED_MISTAKES,
+                     reference=losses.supervised_loss, gradient=("displacement",), forbid=(losses.supervised_loss,))
 
-    def averaged_components(answer, case):
-        u, truth = case.args
-        if same(answer, (u - truth).pow(2).mean()):
-            return "you also averaged over the vector components: sum the squares over the channel axis (dim=1) first."
 
-    def norm_not_squared(answer, case):
-        u, truth = case.args
-        if same(answer, (u - truth).norm(dim=1).mean()):
-            return "that is the mean endpoint error; the loss is its *squared* version: ‖u − u*‖²."
-
-    return run_check("Exercise 6.2 — supervised loss", supervised_loss, cases,
-                     diagnose=[averaged_components, norm_not_squared])
+check_supervised_loss.mistakes = SUPERVISED_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 6.3
 
 
+def _unsupervised(fixed, warped, displacement, weight):
+    """``MSE(F, W) + weight · diffusion(u)`` (the reference, with the exercise's argument names)."""
+    return losses.unsupervised_loss(fixed, warped, displacement, similarity="mse", weight=weight)
+
+
+UNSUPERVISED_MISTAKES = [
+    Mistake("the regularization term is missing its weight λ: + weight * diffusion(u).",
+            output=lambda f, w, u, lam: (f - w).pow(2).mean() + regularization.diffusion(u)),
+    Mistake("the penalty must be *added*: minimising −λR would reward rough fields.",
+            output=lambda f, w, u, lam: (f - w).pow(2).mean() - lam * regularization.diffusion(u)),
+    Mistake("this is only the similarity term; add λ · diffusion(u).",
+            output=lambda f, w, u, lam: (f - w).pow(2).mean()),
+    Mistake("λ weighs the regularization, not the similarity: MSE + λ · diffusion(u).",
+            output=lambda f, w, u, lam: lam * (f - w).pow(2).mean() + regularization.diffusion(u)),
+    Mistake("this is the sum of squared differences (SSD): take the mean (MSE), or the balance with λ depends on "
+            "the image size.", output=lambda f, w, u, lam: (f - w).pow(2).sum() + lam * regularization.diffusion(u)),
+    Mistake("these are absolute differences (MAE); the similarity here is the mean *squared* difference.",
+            output=lambda f, w, u, lam: (f - w).abs().mean() + lam * regularization.diffusion(u)),
+]
+
+
 def check_unsupervised_loss(unsupervised_loss):
-    """Exercise 6.3: ``unsupervised_loss(fixed, warped, u, weight) = MSE(F, W) + weight · diffusion(u)``."""
+    """Exercise 6.3: ``unsupervised_loss(fixed, warped, u, weight) = MSE(F, W) + weight · diffusion(u)``, a
+    differentiable 0-d tensor."""
     g = _generator()
     cases = []
     for (batch, size), weight in zip(SIZES, (0.1, 1.0, 0.5, 2.0)):
         fixed, warped = _smooth(batch, 1, size, 1.0, g), _smooth(batch, 1, size, 1.0, g)
         u = _smooth(batch, len(size), size, 1.5, g)
-        expected = losses.unsupervised_loss(fixed, warped, u, similarity="mse", weight=weight)
-        cases.append(Case(f"{_describe(batch, size)}, λ = {weight}", (fixed, warped, u, weight), expected))
+        cases.append(Case(f"{_describe(batch, size)}, λ = {weight}", (fixed, warped, u, weight),
+                          _unsupervised(fixed, warped, u, weight)))
+    return run_check("Exercise 6.3 — unsupervised loss", unsupervised_loss, cases, mistakes=UNSUPERVISED_MISTAKES,
+                     reference=_unsupervised, gradient=("warped", "displacement"),
+                     forbid=(losses.unsupervised_loss,))
 
-    def no_weight(answer, case):
-        fixed, warped, u, weight = case.args
-        if same(answer, (fixed - warped).pow(2).mean() + regularization.diffusion(u)):
-            return "the regularization term is missing its weight λ."
 
-    def wrong_sign(answer, case):
-        fixed, warped, u, weight = case.args
-        if same(answer, (fixed - warped).pow(2).mean() - weight * regularization.diffusion(u)):
-            return "the penalty must be *added*: minimising −λR would reward rough fields."
-
-    def only_similarity(answer, case):
-        fixed, warped, u, weight = case.args
-        if same(answer, (fixed - warped).pow(2).mean()):
-            return "this is only the similarity term; add λ · diffusion(u)."
-
-    return run_check("Exercise 6.3 — unsupervised loss", unsupervised_loss, cases,
-                     diagnose=[no_weight, wrong_sign, only_similarity])
+check_unsupervised_loss.mistakes = UNSUPERVISED_MISTAKES
 
 
 # ---------------------------------------------------------------- Exercise 6.4
 
 
+def _bce(logits, target, *, probabilities=False, reduction="mean"):
+    if probabilities:
+        return F.binary_cross_entropy(logits.sigmoid(), torch.full_like(logits, target), reduction=reduction)
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target), reduction=reduction)
+
+
+def _discriminator(real, fake, *, real_target=0.9, fake_target=0.0, **options):
+    return _bce(real, real_target, **options) + _bce(fake, fake_target, **options)
+
+
+def _discriminator_reference(real_logits, fake_logits):
+    return losses.discriminator_loss(real_logits, fake_logits, smoothing=0.1)
+
+
+DISCRIMINATOR_MISTAKES = [
+    Mistake("use one-sided label smoothing: the target of a reference pair is 0.9, not 1.",
+            output=lambda r, f: _discriminator(r, f, real_target=1.0)),
+    Mistake("the labels are swapped: reference (aligned) pairs are 'real' (0.9), registered pairs 'fake' (0).",
+            output=lambda r, f: _discriminator(f, r)),
+    Mistake("sigmoid then binary_cross_entropy saturates: for a confident logit sigmoid gives exactly 1.0, log 0 is "
+            "clamped to −100 and the loss is wrong. Use binary_cross_entropy_with_logits on the logits.",
+            output=lambda r, f: _discriminator(r, f, probabilities=True)),
+    Mistake("the smoothing is one-sided: only the reference pairs' target becomes 0.9, the registered pairs' stays 0.",
+            output=lambda r, f: _discriminator(r, f, fake_target=0.1)),
+    Mistake("add the two terms, BCE(real, 0.9) + BCE(fake, 0); you averaged them.",
+            output=lambda r, f: _discriminator(r, f) / 2),
+    Mistake("each term is the *mean* binary cross-entropy over the logits (reduction='mean'), not the sum.",
+            output=lambda r, f: _discriminator(r, f, reduction="sum")),
+]
+
+
 def check_discriminator_loss(discriminator_loss):
-    """Exercise 6.4: BCE with logits, reference pairs → 0.9 (one-sided smoothing), registered pairs → 0."""
+    """Exercise 6.4: BCE with logits, reference pairs → 0.9 (one-sided smoothing), registered pairs → 0; a
+    differentiable 0-d tensor, right for a confident discriminator too."""
     g = _generator()
     cases = []
-    for batch, size in [(1, (2, 2)), (3, (4, 3)), (2, (2, 3, 2))]:
-        real = 2.0 * torch.randn(batch, 1, *size, generator=g)
-        fake = 2.0 * torch.randn(batch, 1, *size, generator=g)
-        cases.append(Case(f"logits {batch} × 1 × {' × '.join(map(str, size))}", (real, fake),
-                          losses.discriminator_loss(real, fake, smoothing=0.1)))
+    for batch, size, scale in [(1, (2, 2), 2.0), (3, (4, 3), 2.0), (2, (2, 3, 2), 2.0), (2, (3, 4), 30.0)]:
+        real = scale * torch.randn(batch, 1, *size, generator=g)
+        fake = scale * torch.randn(batch, 1, *size, generator=g)
+        if scale > 10:                                       # confident: sigmoid(logit) rounds to exactly 1 or 0
+            real, fake = real.abs() + 20.0, -fake.abs() - 20.0
+            fake.view(-1)[0] = 25.0                          # and once confidently wrong
+        description = f"logits {batch} × 1 × {' × '.join(map(str, size))}" + (", confident" if scale > 10 else "")
+        cases.append(Case(description, (real, fake), _discriminator_reference(real, fake)))
+    return run_check("Exercise 6.4 — discriminator loss", discriminator_loss, cases, mistakes=DISCRIMINATOR_MISTAKES,
+                     reference=_discriminator_reference, gradient=("real_logits", "fake_logits"),
+                     forbid=(losses.discriminator_loss,))
 
-    def no_smoothing(answer, case):
-        if same(answer, losses.discriminator_loss(*case.args, smoothing=0.0)):
-            return "use one-sided label smoothing: the target of a reference pair is 0.9, not 1."
 
-    def swapped(answer, case):
-        real, fake = case.args
-        if same(answer, losses.discriminator_loss(fake, real, smoothing=0.1)):
-            return "the labels are swapped: reference (aligned) pairs are 'real' (0.9), registered pairs 'fake' (0)."
-
-    def probabilities(answer, case):
-        real, fake = case.args
-        if same(answer, F.binary_cross_entropy(real.sigmoid(), torch.full_like(real, 0.9))
-                + F.binary_cross_entropy(fake.sigmoid(), torch.zeros_like(fake))):
-            return "right value, but use binary_cross_entropy_with_logits: it is the numerically stable form."
-
-    return run_check("Exercise 6.4 — discriminator loss", discriminator_loss, cases,
-                     diagnose=[no_smoothing, swapped, probabilities])
+check_discriminator_loss.mistakes = DISCRIMINATOR_MISTAKES
 
 
 # ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
