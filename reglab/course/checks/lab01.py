@@ -261,3 +261,43 @@ def check_index_to_physical(index_to_physical):
 
 
 check_index_to_physical.mistakes = INDEX_MISTAKES
+
+
+# ---------------------------------------------------------------- Questions: predict and debug (issue 18)
+
+from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
+
+TURN = {"a": "counter-clockwise on screen, like the grid lines y(x)", "b": "clockwise on screen",
+        "c": "it does not turn: only the grid lines do"}
+"""Exercise 1.3b's choices: which way the image content turns in ``warp(M, u)`` for a positive angle."""
+
+
+def check_turn(student):
+    """Exercise 1.3b (predict, then run): ``student()`` returns the key of :data:`TURN`; the answer is "b"."""
+    return questions.check_choice(
+        "Exercise 1.3b — predict: which way does the content turn?", student, "b", options=TURN,
+        hints={"a": "the grid lines y(x) are where the output samples the moving image; backward warping shows the "
+                    "content carried by the inverse map, so it turns the other way.",
+               "c": "the warped image is M(y(x)): if y turns, what you see turns too (by the inverse)."},
+        why="the sampling grid turns counter-clockwise; what it fetches appears turned clockwise (the inverse).")
+
+
+MISSING_STEP = {"a": "the flip of the coordinates to (x, y) = (column, row) order",
+                "b": "the normalization of the positions to [-1, 1]",
+                "c": "adding the identity grid to the displacement",
+                "d": "align_corners=True"}
+"""Exercise 1.2b's choices: the step of the warp recipe that ``warp_with_a_bug`` leaves out."""
+
+
+def check_missing_step(student):
+    """Exercise 1.2b (debug): ``student()`` returns the key of :data:`MISSING_STEP`; the answer is "a"."""
+    return questions.check_choice(
+        "Exercise 1.2b — debug: which step is missing?", student, "a", options=MISSING_STEP,
+        hints={"b": "without the normalization u = 0 would sample at voxel indices read as [-1, 1] coordinates: "
+                    "almost every position falls outside the image and the result is nearly all zeros.",
+               "c": "without the identity, u = 0 samples every output voxel at the same point (the centre): the "
+                    "result would be one flat grey value.",
+               "d": "align_corners moves every sample by at most half a voxel: invisible at this scale, and the "
+                    "identity would still look like the identity."},
+        why="grid_sample reads the last axis as (x, y) = (column, row): without the flip rows and columns swap, "
+            "so even u = 0 comes out transposed (and stretched to the other axis's length).")
