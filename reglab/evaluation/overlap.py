@@ -22,40 +22,59 @@ def _flat_integers(labels):
     return flat.long() if flat.is_floating_point() else flat
 
 
+def _mask_counts(f, m):
+    """``|F_l| + |M_l|`` and ``|F_l ∩ M_l|`` for labels 0 and 1 of two bool masks ``(B, N)``, each ``(B, 2)``.
+
+    Two masks need no histogram, only two counts per sample: ``|F ∧ M|`` and
+    ``|F ∨ M|``, since ``|F| + |M| = |F ∨ M| + |F ∧ M|``. Label 0 is the complement:
+    ``|F_0| + |M_0| = 2N - |F| - |M|`` and ``|F_0 ∩ M_0| = N - |F ∨ M|``.
+    """
+    n = f.shape[1]
+    both = torch.stack([row.count_nonzero() for row in f & m])                        # (B,)
+    either = torch.stack([row.count_nonzero() for row in f | m])
+    return torch.stack([2 * n - either - both, either + both], dim=1), torch.stack([n - either, both], dim=1)
+
+
 def _label_counts(fn, fixed, moving, labels):
-    """The labels compared ``(L,)`` and, per sample and label, ``|F_l|, |M_l|, |F_l ∩ M_l|``, each ``(B, L)``.
+    """The labels compared ``(L,)`` and, per sample and label, ``|F_l| + |M_l|`` and ``|F_l ∩ M_l|``, each ``(B, L)``.
 
     One ``bincount`` of the pairs ``(fixed label, moving label)`` gives the joint
     histogram (the confusion matrix) of the two maps: row ``k`` sums to ``|F_k|``,
     column ``k`` to ``|M_k|``, and the diagonal holds ``|F_k ∩ M_k|``. No one-hot
-    tensor is built. Label numbers of 4096 and more are first renumbered
-    0, 1, 2, ... (in order) so that the histogram stays small.
+    tensor is built. Label numbers of 4096 and more are first renumbered 0, 1, 2, ...
+    (in order) so that the histogram stays small. Two bool masks need no histogram
+    (:func:`_mask_counts`).
     """
-    f, m = _flat_integers(fixed), _flat_integers(moving)                              # (B, N) each
-    top = int(max(f.max(), m.max())) if f.numel() else 0
-    numbers = None                                                                    # the label number of every bin
-    if top >= 4096:
-        numbers, inverse = torch.unique(torch.cat([f, m], dim=1), return_inverse=True)
-        f, m = inverse.split(f.shape[1], dim=1)
-        top = len(numbers) - 1
-    bins = top + 1
-    if bins * bins > torch.iinfo(f.dtype).max:                                        # room for the pair index below
-        f, m = f.long(), m.long()
-    numbers = torch.arange(bins, device=f.device) if numbers is None else numbers
-    pairs = torch.stack([torch.bincount(torch.add(b, a, alpha=bins), minlength=bins * bins) for a, b in zip(f, m)])
-    joint = pairs.reshape(-1, bins, bins)                                             # (B, fixed label, moving label)
-    size_f, size_m, both = joint.sum(dim=2), joint.sum(dim=1), joint.diagonal(dim1=1, dim2=2)
+    if fixed.dtype == torch.bool and moving.dtype == torch.bool:
+        total, both = _mask_counts(fixed.flatten(1), moving.flatten(1))
+        bins, numbers = 2, torch.arange(2, device=fixed.device)
+    else:
+        f, m = _flat_integers(fixed), _flat_integers(moving)                          # (B, N) each
+        top = int(max(f.max(), m.max())) if f.numel() else 0
+        numbers = None                                                                # the label number of every bin
+        if top >= 4096:
+            numbers, inverse = torch.unique(torch.cat([f, m], dim=1), return_inverse=True)
+            f, m = inverse.split(f.shape[1], dim=1)
+            top = len(numbers) - 1
+        bins = top + 1
+        if bins * bins > torch.iinfo(f.dtype).max:                                    # room for the pair index below
+            f, m = f.long(), m.long()
+        numbers = torch.arange(bins, device=f.device) if numbers is None else numbers
+        pairs = torch.stack([torch.bincount(torch.add(b, a, alpha=bins), minlength=bins * bins)
+                             for a, b in zip(f, m)])
+        joint = pairs.reshape(-1, bins, bins)                                         # (B, fixed label, moving label)
+        total, both = joint.sum(dim=2) + joint.sum(dim=1), joint.diagonal(dim1=1, dim2=2)
     if labels is None:
-        columns = (((size_f + size_m).sum(dim=0) > 0) & (numbers != 0)).nonzero()[:, 0]
+        columns = ((total.sum(dim=0) > 0) & (numbers != 0)).nonzero()[:, 0]
         chosen = numbers[columns]
     else:
-        chosen = torch.as_tensor(labels, device=f.device).long().reshape(-1)
+        chosen = torch.as_tensor(labels, device=total.device).long().reshape(-1)
         if chosen.numel() and chosen.min() < 0:
             raise ValueError(f"{fn}(): expected non-negative `labels`, got {chosen.tolist()}.")
         position = torch.searchsorted(numbers, chosen).clamp(max=bins - 1)
         columns = torch.where(numbers[position] == chosen, position, bins)              # absent: the zero column
-    pad = torch.zeros(f.shape[0], 1, dtype=size_f.dtype, device=f.device)
-    return chosen, *(torch.cat([counts, pad], dim=1)[:, columns] for counts in (size_f, size_m, both))
+    pad = torch.zeros(total.shape[0], 1, dtype=total.dtype, device=total.device)
+    return chosen, *(torch.cat([counts, pad], dim=1)[:, columns] for counts in (total, both))
 
 
 def dice(fixed, moving, *, labels=None, empty=1.0):
@@ -87,8 +106,7 @@ def dice(fixed, moving, *, labels=None, empty=1.0):
     """
     _pair("dice", fixed, moving)
     _, *counts = _label_counts("dice", fixed, moving, labels)
-    size_f, size_m, both = (c.to(torch.get_default_dtype()) for c in counts)
-    total = size_f + size_m
+    total, both = (c.to(torch.get_default_dtype()) for c in counts)                 # |F| + |M|, |F ∩ M|
     return torch.where(total > 0, 2 * both / total.clamp_min(1), torch.full_like(total, empty))
 
 
@@ -113,6 +131,6 @@ def iou(fixed, moving, *, labels=None, empty=1.0):
     """
     _pair("iou", fixed, moving)
     _, *counts = _label_counts("iou", fixed, moving, labels)
-    size_f, size_m, both = (c.to(torch.get_default_dtype()) for c in counts)
-    union = size_f + size_m - both
+    total, both = (c.to(torch.get_default_dtype()) for c in counts)                 # |F| + |M|, |F ∩ M|
+    union = total - both
     return torch.where(union > 0, both / union.clamp_min(1), torch.full_like(union, empty))
