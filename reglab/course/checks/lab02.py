@@ -198,3 +198,75 @@ def check_ffd_at_point(ffd_at_point):
 
 
 check_ffd_at_point.mistakes = FFD_MISTAKES
+
+
+# ---------------------------------------------------------------- Questions: tune and interpret (issue 18)
+
+import functools  # noqa: E402
+
+from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
+
+
+def bspline_min_jacobian(magnitude, *, size=(196, 160), spacing=24, seed=0):
+    """Smallest Jacobian determinant of Lab 02's random B-spline: control points ``magnitude · N(0, 1)`` (seeded).
+
+    Example:
+        >>> bspline_min_jacobian(0.0)
+        1.0
+    """
+    from reglab.evaluation import jacobian_determinant
+    from reglab.transforms import BSpline
+
+    model = BSpline(size, spacing=spacing)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.control.copy_(magnitude * torch.randn(model.control.shape, generator=generator))
+        return round(jacobian_determinant(model()).min().item(), 6)
+
+
+@functools.lru_cache(maxsize=None)
+def fold_threshold(*, size=(196, 160), spacing=24, seed=0):
+    """The magnitude (voxels) at which :func:`bspline_min_jacobian` reaches 0, by bisection to 1/64 voxel."""
+    low, high = 0.0, 32.0
+    while high - low > 1 / 64:
+        middle = (low + high) / 2
+        low, high = (middle, high) if bspline_min_jacobian(middle, size=size, spacing=spacing, seed=seed) > 0 else (low, middle)
+    return low
+
+
+def check_fold_magnitude(student):
+    """Exercise 2.5 (tune to a target): the largest B-spline magnitude that does not fold yet, to within 0.5 voxel."""
+    threshold = fold_threshold()
+
+    def evaluate(magnitude):
+        j = bspline_min_jacobian(magnitude)
+        return magnitude, f"magnitude {magnitude:g} voxels (smallest J = {j:.3f})"
+
+    return questions.check_number(
+        "Exercise 2.5 — tune: the largest magnitude that does not fold", student, threshold - 0.5, threshold,
+        evaluate=evaluate,
+        hints=[(threshold, float("inf"), "at this magnitude J ≤ 0 somewhere: the field folds. Go lower."),
+               (float("-inf"), threshold - 0.5, "no fold yet, and there is room: J stays positive a little further. "
+                                                "Go higher (in steps of 0.5 voxel or less).")],
+        why=f"the field first folds at about {threshold:.2f} voxels (the standard deviation of the control "
+            "displacements). Every control displacement below about 0.40 δ is enough to rule folding out (Choi & Lee "
+            "2000); random ones fold later, because neighbouring control points seldom all push the same way.")
+
+
+SVF_NEVER_FOLDS = {"a": "the SVF follows the field in many small steps (scaling and squaring), each too small to fold, "
+                        "and composes them",
+                   "b": "the SVF smooths the field more than the dense model does",
+                   "c": "the SVF has fewer parameters than the dense model",
+                   "d": "scaling and squaring clips displacements larger than a voxel"}
+"""Exercise 2.6's choices: why the same numbers fold as a dense field and not as a velocity."""
+
+
+def check_svf_never_folds(student):
+    """Exercise 2.6 (interpret a figure): ``student()`` returns the key of :data:`SVF_NEVER_FOLDS`; the answer is "a"."""
+    return questions.check_choice(
+        "Exercise 2.6 — interpret: why does the SVF not fold?", student, "a", options=SVF_NEVER_FOLDS,
+        hints={"b": "both models used the very same `field` tensor, no extra smoothing: the difference is what they do with it.",
+               "c": "count them: Dense and StationaryVelocity both hold 2 numbers per pixel (62,720 here).",
+               "d": "nothing is clipped: the SVF's largest displacement is of the same size as the dense one's."},
+        why="exp(v) = (x + v/2ᴺ) composed 2ᴺ times: a small smooth step never folds, and a composition of "
+            "invertible maps is invertible.")
