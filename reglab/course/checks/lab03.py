@@ -234,3 +234,49 @@ def _unit_gradient(image, eps):
     """``(2, H, W)``: the image gradient divided by its ε-norm."""
     gradient = torch.stack(torch.gradient(image[0, 0]))
     return gradient / (gradient.pow(2).sum(0) + eps**2).sqrt()
+
+
+# ---------------------------------------------------------------- Questions: predict and debug (issue 18)
+
+from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
+
+LANDSCAPE_MEASURES = {"mse": "mean squared error", "ncc": "normalized cross-correlation", "mi": "mutual information",
+                      "nmi": "normalized mutual information", "ngf": "normalized gradient fields",
+                      "mind_ssd": "MIND, SSD of descriptors", "mind_ssc": "MIND-SSC"}
+"""Exercise 3.2b's names: the measures of Lab 03's cost landscapes."""
+
+
+def check_failing_measures(student):
+    """Exercise 3.2b (predict, then run): the set of measures whose T1-vs-T2 optimum is not at alignment: {mse, ncc}."""
+    return questions.check_choice(
+        "Exercise 3.2b — predict: which measures fail across modalities?", student, {"mse", "ncc"},
+        options=LANDSCAPE_MEASURES,
+        hints={"mse": "MSE compares intensities one by one: with white matter bright in T1 and dark in T2, aligned "
+                      "tissues differ a lot. Does its minimum stay at zero shift?",
+               "ncc": "NCC forgives a *linear* change of contrast (aM + b), one slope for all tissues. T1 → T2 reverses "
+                      "the order of three tissues: no single line maps one onto the other.",
+               "mi": "MI only asks whether one image predicts the other, whatever the mapping: it copes.",
+               "nmi": "NMI is MI normalized: it copes with any mapping too.",
+               "ngf": "NGF compares edge directions, squared: an edge where T1 gets brighter and T2 darker still matches.",
+               "mind_ssd": "MIND describes each voxel by its neighbours' similarity to it: that holds in any contrast.",
+               "mind_ssc": "MIND-SSC is MIND with pairs of neighbours: as contrast-free as MIND."},
+        why="MSE and NCC need the same (or a linearly related) intensity at corresponding points; the others do not.")
+
+
+RUNAWAY = {"a": "it minimises MI, a measure where higher is better: the loss must be −MI (`similarity.loss(\"mi\", …)`)",
+           "b": "the learning rate is too large",
+           "c": "mutual information cannot register T1 to T2",
+           "d": "`translated` moves the image the wrong way"}
+"""Exercise 3.5's choices: why ``register_shift_with_a_bug`` runs away from alignment."""
+
+
+def check_runaway(student):
+    """Exercise 3.5 (debug a registration): ``student()`` returns the key of :data:`RUNAWAY`; the answer is "a"."""
+    return questions.check_choice(
+        "Exercise 3.5 — debug: why does the registration run away?", student, "a", options=RUNAWAY,
+        hints={"b": "a smaller step would only run away more slowly: look at the direction of the steps, not their size.",
+               "c": "the landscape of §3 shows MI's optimum at zero shift for T1 vs T2: MI can do it.",
+               "d": "the direction of `translated` only decides the sign of the answer; a correct loss would still "
+                    "find the shift that aligns, whichever the convention."},
+        why="gradient descent walks downhill: a higher-is-better measure must enter the loss with a minus sign. "
+            "similarity.loss(name, …) does that for every measure.")
