@@ -192,10 +192,11 @@ def _launcher(isolation, *, uid, channel, lib, home, env, warm, limits, cgroup):
                                  limits=limits) + drop + kernel
         files = [(str(f), f"{home}/.matplotlib/{f.name}") for f in sorted(Path(warm).glob("*.json"))]
     else:
-        command = drop + ["env", "-i", *[f"{k}={v}" for k, v in env.items()]] + kernel
+        command = drop + kernel
         files = []
     config = {"cgroup": cgroup.procs_files() if cgroup is not None else [], "uid": uid if isolation.root else None,
-              "nproc": limits.processes, "fsize": limits.disk * 1024 ** 2, "files": files}
+              "nproc": limits.processes, "fsize": limits.disk * 1024 ** 2, "files": files,
+              "env": None if isolation.bwrap else env}
     return [sys.executable, "-S", sandbox.__file__, json.dumps(config), "--"] + command
 
 

@@ -112,6 +112,19 @@ def class_summary(reports, exercises):
     return rows
 
 
+def column_labels(exercises):
+    """Each exercise's label in the CSV header: its number (``1.2``), with the function when two share it.
+
+    Example:
+        >>> from reglab.course.grading import Exercise
+        >>> column_labels([Exercise("a", "1.2", "", "warp", "c", 1.0), Exercise("b", "1.2", "", "turn", "d", 1.0),
+        ...                Exercise("c", "1.3", "", "compose", "e", 1.0)])
+        ['1.2 warp', '1.2 turn', '1.3']
+    """
+    numbers = Counter(e.number for e in exercises)
+    return [e.number if numbers[e.number] == 1 else f"{e.number} {e.function}" for e in exercises]
+
+
 def write_tables(reports, exercises, out, *, lab, executed=None, isolation=()):
     """Write ``scores.csv``, ``scores.md``, ``feedback/<name>.md`` (and ``executed/<name>.ipynb``) in ``out``.
 
@@ -127,8 +140,8 @@ def write_tables(reports, exercises, out, *, lab, executed=None, isolation=()):
     stream = io.StringIO()
     writer = csv.writer(stream, lineterminator="\n")
     header = ["student", "file", "status", "total", "max"]
-    for e in exercises:
-        header += [f"{e.number} points", f"{e.number} passed", f"{e.number} reason"]
+    for label in column_labels(exercises):
+        header += [f"{label} points", f"{label} passed", f"{label} reason"]
     writer.writerow(header + ["notes"])
     for report in reports:
         row = [report.student, report.path, report.status, f"{report.total:g}", f"{maximum:g}"]

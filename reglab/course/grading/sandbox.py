@@ -51,7 +51,8 @@ class Isolation:
         """One line per mechanism: what holds and what does not."""
         lines = []
         lines.append("private user per kernel (setpriv): yes" if self.root else
-                     "private user per kernel: no (the grader is not root; kernels run as the grader's user)")
+                     "private user per kernel: no (the grader is not root, or without bubblewrap a private user "
+                     "cannot run this Python; kernels run as the grader's user)")
         if self.bwrap:
             lines.append("bubblewrap: yes (own PID/network/IPC namespaces, no network, only a size-limited tmpfs "
                          "writable, no view of the checkout, submissions or output, private /dev/shm)")
@@ -111,13 +112,31 @@ def _cgroup_parents():
     return parents
 
 
+def _private_user_runs_python(uid):
+    """True when a process of ``uid`` can start this Python (not so when it lives in a 0700 home such as /root)."""
+    try:
+        done = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
+                               "--bounding-set=-all", "--no-new-privs", sys.executable, "-c", "import encodings, json"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20, check=False, cwd="/",
+                              env={"PATH": "/usr/bin:/bin"})
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 def detect(*, use_bwrap=True, use_cgroup=True):
-    """The :class:`Isolation` this machine offers (tries each mechanism once)."""
+    """The :class:`Isolation` this machine offers (tries each mechanism once).
+
+    Without bubblewrap a private user must be able to read this Python where it is installed; when it cannot
+    (a Python under ``/root``), kernels run as the grader's user instead.
+    """
     root = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("setpriv") is not None
     bwrap = shutil.which("bwrap") if use_bwrap and sys.platform.startswith("linux") else None
     bwrap = bwrap if bwrap and _bwrap_works(bwrap) else ""
-    cgroup = _cgroup_parents() if use_cgroup and sys.platform.startswith("linux") else {}
     base = 1_400_000_000 + (os.getpid() % 10_000) * 10_000      # far above any real account
+    if root and not bwrap and not _private_user_runs_python(base + 9_999):
+        root = False
+    cgroup = _cgroup_parents() if use_cgroup and sys.platform.startswith("linux") else {}
     return Isolation(root, bwrap, cgroup, base)
 
 
@@ -268,6 +287,8 @@ def _launch(config, command):
         at = command.index("@FILES@")
         command[at:at] = ["--perms", "0666", "--file", str(fd), target]
     command = [part for part in command if part != "@FILES@"]
+    if config.get("env") is not None:                       # the kernel's whole environment, nothing of the grader's
+        os.execvpe(command[0], command, dict(config["env"]))
     os.execvp(command[0], command)
 
 

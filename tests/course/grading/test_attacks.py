@@ -14,7 +14,7 @@ import pytest
 
 from reglab.course import grading
 from reglab.course.grading import Limits, sandbox
-from tests.course.grading._notebooks import ROOT, SOLUTION
+from tests.course.grading._notebooks import LAB, ROOT, SOLUTION, load
 from tests.course.grading.test_batch import after_setup, stub, trimmed, with_function
 
 ISOLATION = sandbox.detect()
@@ -24,7 +24,8 @@ LIMITS = Limits(cell=20, notebook=120, memory=3072, output=1, disk=64, processes
 REAL_FILES = [ROOT / "reglab" / "course" / "checks" / "core.py", ROOT / "reglab" / "course" / "checks" / "lab01.py",
               ROOT / "instructor" / "hidden" / "lab01.py"]
 
-ALL_STUBS = ["identity_grid", "warp", "affine_displacement", "compose", "index_to_physical"]
+EXERCISES = grading.lab_exercises(load(LAB))
+ALL_STUBS = [e.function for e in EXERCISES]
 
 
 def stubbed(*sources):
@@ -189,13 +190,13 @@ ATTACKS = {
                                      "    return reglab.warp(moving, displacement)"),
 }
 
-EXPECTED = {
-    "a_correct": (5, "yyyyy"), "z_correct": (5, "yyyyy"),
-    "c1_fake_checker_module": (0, "nnnnn"), "c2_patched_torch_and_builtins": (0, "nnnnn"),
-    "c3_lying_tensor": (0, "nnnnn"), "c4_forged_display_and_hook": (0, "nnnnn"),
-    "c5_runs_the_solutions": (0, "nnnnn"), "c6_steals_a_classmate": (0, "nnnnn"),
-    "d1_daemon_and_plants": (5, "yyyyy"), "d2_course_and_out": (5, "yyyyy"), "d3_kills_its_parent": (5, "yyyyy"),
-    "d4_resources": (5, "yyyyy"), "d5_calls_reglab": (4, "ynyyy"),
+ALL = set(ALL_STUBS)
+EXPECTED = {   # student: the functions whose exercise fails (each cheat: all; each attack on others: none)
+    "a_correct": set(), "z_correct": set(),
+    "c1_fake_checker_module": ALL, "c2_patched_torch_and_builtins": ALL, "c3_lying_tensor": ALL,
+    "c4_forged_display_and_hook": ALL, "c5_runs_the_solutions": ALL, "c6_steals_a_classmate": ALL,
+    "d1_daemon_and_plants": set(), "d2_course_and_out": set(), "d3_kills_its_parent": set(),
+    "d4_resources": set(), "d5_calls_reglab": {"warp"},
 }
 NAMES = {   # file name -> (student, status): every file gets a row, names cannot forge rows or formulas
     "..%2F..%2Fescape.ipynb": ("..%2F..%2Fescape", "skipped"),
@@ -254,14 +255,15 @@ def _kernel_like(pid):
 
 def test_every_cheat_scores_zero_and_every_other_score_is_what_it_earned(attacked):
     table = {}
-    for student, (total, passed) in EXPECTED.items():
+    for student in EXPECTED:
         report = attacked["reports"][student]
-        table[student] = (report.status, report.total, "".join("yn"[not s.passed] for s in report.scores.values()))
-    assert table == {student: ("graded", total, passed) for student, (total, passed) in EXPECTED.items()}
+        table[student] = (report.status, report.total, {e.function for e in EXERCISES
+                                                        if not report.scores[e.key].passed})
+    assert table == {student: ("graded", len(EXERCISES) - len(fails), fails) for student, fails in EXPECTED.items()}
 
 
 def test_calling_reglab_is_named_in_the_reason(attacked):
-    score = attacked["reports"]["d5_calls_reglab"].scores["ex1_2_check"]
+    score = attacked["reports"]["d5_calls_reglab"].scores[next(e.key for e in EXERCISES if e.function == "warp")]
     assert score.reason == "calls reglab.warp: the exercise asks you to write it"
 
 
