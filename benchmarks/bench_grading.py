@@ -5,9 +5,9 @@
 The class is made from the lab's own notebooks: two thirds the solution notebook (every figure and widget
 cell runs), one sixth the untouched student lab (stubs), one sixth the solution with one exercise broken
 (the first exercise's function renamed). Prints, per number of workers, the wall time for the class and
-per notebook, the machine's memory in use (before, peak, after: MemTotal − MemAvailable, sampled every 0.5 s)
-with the growth per notebook ((after − before) / students: kernels that outlive their notebook show here), the
-kernel processes still alive afterwards, and checks that the score tables are identical.
+per notebook, the machine's memory in use (before, peak, after: MemTotal − MemAvailable, sampled every 0.5 s; other jobs on a shared machine move it),
+the grader's own resident memory before and after, the kernel processes still alive afterwards, and the memory the
+run kept per notebook (grader growth + live kernels, / students), and checks that the score tables are identical.
 """
 
 import argparse
@@ -32,16 +32,28 @@ def used_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb(pid="self"):
+    """Resident memory of a process (MB, Linux ``/proc``), 0 when unknown."""
+    try:
+        for line in open(f"/proc/{pid}/status", encoding="utf-8"):
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
 def kernels_alive():
-    """Processes whose command line is a grading kernel's (Linux)."""
-    count = 0
+    """``(count, MB)`` of the processes whose command line is a grading kernel's (Linux)."""
+    count, memory = 0, 0.0
     for pid in os.listdir("/proc") if os.path.isdir("/proc") else []:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as stream:
-                count += b"_kernel_main" in stream.read()
+                if b"_kernel_main" in stream.read():
+                    count, memory = count + 1, memory + rss_mb(pid)
         except OSError:
             continue
-    return count
+    return count, memory
 
 
 def make_class(folder, lab, students):
@@ -89,7 +101,7 @@ def main(argv=None):
         tables, rows, memory = [], [], []
         for workers in args.workers:
             out = Path(temporary) / f"grades-{workers}"
-            before, samples, done = used_mb(), [], threading.Event()
+            before, grader_before, samples, done = used_mb(), rss_mb(), [], threading.Event()
 
             def sample():
                 while not done.wait(0.5):
@@ -106,19 +118,26 @@ def main(argv=None):
             sampler.join()
             time.sleep(1)
             after = used_mb()
-            memory.append((workers, before, max(samples or [after]), after, (after - before) / len(reports),
-                           kernels_alive()))
+            alive, alive_mb = kernels_alive()
+            kept = rss_mb() - grader_before + alive_mb              # what the run left in use, by its own processes
+            memory.append((workers, before, max(samples or [after]), after, grader_before, rss_mb(), alive,
+                           kept / len(reports)))
             wrong = [r.student for r in reports if r.total != expected[r.student]]
+            for report in [r for r in reports if r.student in wrong][:2]:
+                print(f"unexpected: {report.student} {report.total:g} (expected {expected[report.student]:g}):",
+                      "; ".join([*report.notes[:2], *(s.reason for s in report.scores.values() if not s.passed)])[:400])
             tables.append((out / "scores.csv").read_text(encoding="utf-8"))
             rows.append((workers, seconds, seconds / len(reports), len(wrong)))
         print(f"lab {args.lab}: {args.students} submissions (full notebooks), per-cell limit {args.timeout:g} s")
         print(f"{'workers':>8} {'class (s)':>10} {'per notebook (s)':>17} {'unexpected totals':>18}")
         for workers, seconds, each, wrong in rows:
             print(f"{workers:>8} {seconds:>10.1f} {each:>17.2f} {wrong:>18}")
-        print(f"{'workers':>8} {'before (MB)':>12} {'peak (MB)':>10} {'after (MB)':>11} {'growth/notebook (MB)':>21} "
-              f"{'kernels alive after':>20}")
-        for workers, before, peak, after, growth, alive in memory:
-            print(f"{workers:>8} {before:>12.0f} {peak:>10.0f} {after:>11.0f} {growth:>21.1f} {alive:>20}")
+        print("memory (MB): the machine's in use (shared: other jobs move it) and the grader's own, before and after")
+        print(f"{'workers':>8} {'machine before':>15} {'peak':>7} {'after':>7} {'grader before':>14} {'after':>7} "
+              f"{'kernels alive':>14} {'kept/notebook':>14}")
+        for workers, before, peak, after, grader, grader_after, alive, kept in memory:
+            print(f"{workers:>8} {before:>15.0f} {peak:>7.0f} {after:>7.0f} {grader:>14.0f} {grader_after:>7.0f} "
+                  f"{alive:>14} {kept:>14.1f}")
         print("isolation:", "; ".join(line.split(" (")[0] for line in grading.detect().describe()))
         print("score tables identical across worker counts:", all(table == tables[0] for table in tables))
 
