@@ -231,7 +231,8 @@ def _shutdown(client, km, cgroup, uid, isolation):
         run_sync(km.cleanup_resources)()
     except Exception:  # nothing left to clean
         pass
-    sandbox.reap()
+    if pid:
+        sandbox.reap(pid)
     return max(0, len(left) - 1), limits_hit
 
 

@@ -251,15 +251,15 @@ def kill_uid(uid, rounds=100):
     return not uid_processes(uid)
 
 
-def reap():
-    """Collect any finished child of the grader (a kernel's launcher) so that no zombie stays."""
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+def reap(pid):
+    """Collect the grader's child ``pid`` (a kernel's launcher) if it has ended, so that no zombie stays.
+
+    Only that pid: other workers' kernels are children of the grader too, and their managers wait for them.
+    """
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except (ChildProcessError, OSError):
+        pass
 
 
 def _launch(config, command):

@@ -62,3 +62,12 @@ def test_the_grader_judges_the_answers_itself():
     assert verdict.passed == 0 and verdict.implemented
     opaque = [{"answer": {"object": "Liar"}, "calls": []} for _ in visible.cases]
     assert cases.judge(visible, opaque).passed == 0
+
+
+def test_hidden_tests_are_not_shipped_in_the_wheel():
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    assert all(pattern.startswith("reglab") for pattern in config["packages"]["find"]["include"])
+    assert "instructor" not in json.dumps(config)
+    assert not (ROOT / "reglab" / "instructor").exists()
