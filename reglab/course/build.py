@@ -86,7 +86,7 @@ _COLAB_LINK = re.compile(r"\(https://colab\.research\.google\.com/github/[^)\s]+
 
 
 def colab_url(folder, name, repository=None):
-    """The "Open in Colab" address of ``folder/name`` on the main branch of ``repository`` (default :data:`REPOSITORY`)."""
+    """The "Open in Colab" address of ``folder/name`` on the main branch of ``repository`` (:data:`REPOSITORY`)."""
     return f"https://colab.research.google.com/github/{repository or REPOSITORY}/blob/{BRANCH}/{folder}/{name}"
 
 

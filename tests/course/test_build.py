@@ -110,7 +110,8 @@ def test_build_with_another_repository_rewrites_every_badge_setup_cell_and_the_c
         for name in NAMES:
             path = tmp_path / folder / name
             badges = re.findall(r"\(https://colab\.research\.google\.com/github/[^)]+\)", text(cells(path)[0]))
-            assert badges == [f"(https://colab.research.google.com/github/someone/their-course/blob/main/{folder}/{name})"]
+            home = "https://colab.research.google.com/github/someone/their-course"
+            assert badges == [f"({home}/blob/main/{folder}/{name})"]
             assert text(cells(path, "code")[0]) == setup_cell("someone/their-course")
             assert REPOSITORY not in path.read_text(encoding="utf-8")
     # only the badge and the setup cell of a solution changed: outputs and every other cell are kept
