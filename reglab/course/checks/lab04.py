@@ -227,3 +227,85 @@ def check_jacobian_2d(student):
 
 
 check_jacobian_2d.mistakes = JACOBIAN_MISTAKES
+
+
+# ---------------------------------------------------------------- Questions: tune, interpret, predict (issue 18)
+
+from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
+
+TARGET_EPE = 0.30
+"""Exercise 4.5's target: the mean endpoint error (voxels, inside the brain) that the chosen λ must not exceed."""
+
+SMALLEST_LARGE_WEIGHT = 0.02
+"""Exercise 4.5: a λ that meets the target must be at least this large (the largest such λ is about 0.027)."""
+
+
+def check_weight(student, fixed, moving, truth, inside, **options):
+    """Exercise 4.5 (tune to a target): the largest diffusion weight λ with EPE ≤ 0.30 voxels and no fold, within 25 %.
+
+    ``student()`` returns λ; the checker registers ``moving`` to ``fixed`` with it (Lab 04's dense MSE registration,
+    ``options`` as the notebook's) and measures the EPE against ``truth`` inside ``inside``.
+    """
+    import warnings
+
+    from reglab.evaluation import folding_fraction
+    from reglab.registration import register
+
+    exercise = "Exercise 4.5 — tune: the largest λ that keeps EPE ≤ 0.30 voxels"
+    answer, stopped = questions._ask(exercise, student)
+    if stopped is not None:
+        return stopped
+    try:
+        weight = float(answer)
+    except (TypeError, ValueError):
+        return questions._report(exercise, f"your answer {answer!r} is not a number", False, ["return λ, a number."], "")
+    if not weight >= 0:
+        return questions._report(exercise, f"λ = {weight:g}", False, ["λ is a weight: it must be ≥ 0."], "")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                          # register warns about folds: the check reports them
+        result = register(fixed, moving, regularization="diffusion", weight=weight, **options)
+    error = (result.displacement - truth).norm(dim=1)[inside].mean().item()
+    folds = 100 * folding_fraction(result.displacement).item()
+    line = f"λ = {weight:g}: EPE {error:.3f} voxels, folds {folds:.2f} %"
+    if folds > 0:
+        hint = "the field folds: λ is too small to keep it invertible. Raise it."
+    elif error > TARGET_EPE:
+        hint = ("too smooth: the field no longer follows the anatomy (EPE above 0.30). Lower λ, in small steps "
+                "between the values of the sweep.")
+    elif weight < SMALLEST_LARGE_WEIGHT:
+        hint = ("this λ meets the target, but a larger one does too: the exercise asks for the largest (within 25 %). "
+                "Try values between the sweep's 0.01 and 0.1.")
+    else:
+        return questions._report(exercise, line, True, [], "the largest λ that still follows the anatomy gives the "
+                                 "smoothest field the data allow: a common rule when no ground truth exists is the "
+                                 "same idea with landmarks or labels instead of the EPE.")
+    return questions._report(exercise, line, False, [hint], "")
+
+
+FOLD_PLACES = {"a": "in a ring one or two voxels wide along the image border",
+               "b": "in the ventricles, where the intensities change most",
+               "c": "spread evenly over the brain",
+               "d": "where the true displacement is largest"}
+"""Exercise 4.6's choices: where the curvature-regularized field folds."""
+
+
+def check_fold_places(student):
+    """Exercise 4.6 (interpret a figure): ``student()`` returns the key of :data:`FOLD_PLACES`; the answer is "a"."""
+    return questions.check_choice(
+        "Exercise 4.6 — interpret: where does curvature let the field fold?", student, "a", options=FOLD_PLACES,
+        hints={"b": "look at the Jacobian map of the curvature result: are the black voxels inside the brain?",
+               "c": "the black voxels of the curvature map are not spread out: look at the edges of the picture.",
+               "d": "the true field is smooth and largest inside the brain; the folds sit somewhere the truth says nothing."},
+        why="Exercise 4.2's Laplacian exists on the inner voxels only: the outer ring is never penalised, and there the "
+            "MSE of the (empty, noisy) background pulls the field freely.")
+
+
+def check_identity_energy(student):
+    """Exercise 4.1b (predict): R_diff of the identity map y(x) = x on a 2D grid; the answer is 2 (= ndim)."""
+    return questions.check_number(
+        "Exercise 4.1b — predict: the diffusion energy of the identity map y(x) = x", student, 1.999, 2.001, what="R_diff(y)",
+        hints=[(-0.01, 0.01, "R_diff(u) of u = 0 is 0, but the question is about y(x) = x + u(x) = x itself: "
+                             "its derivatives ∂y_j/∂x_k are 1 on the diagonal (j = k)."),
+               (0.99, 1.01, "y_0 changes by 1 along axis 0 and y_1 by 1 along axis 1: two terms of 1 each."),
+               (3.99, 4.01, "the off-diagonal derivatives ∂y_0/∂x_1 and ∂y_1/∂x_0 are 0, not 1.")],
+        why="∂y_j/∂x_k = δ_jk: the sum over j and k counts the diagonal, ndim = 2 terms of 1.")
