@@ -93,6 +93,18 @@ def _load(name, path=None, source=None):
     return module
 
 
+def _needs_notebook_values(function):
+    """True for a checker that takes more than the student's function (values from the notebook)."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    required = [p for p in parameters if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(required) > 1
+
+
 def checks(lab, *, checks_folder=None, hidden_source=""):
     """``{checker name: [visible Check, hidden Check or None]}`` of lab ``lab``, plus the hidden module's FORBID.
 
@@ -114,8 +126,8 @@ def checks(lab, *, checks_folder=None, hidden_source=""):
         found = []
         for module in (visible, hidden):
             function = getattr(module, checker, None) if module is not None else None
-            if function is None:
-                found.append(None)
+            if function is None or _needs_notebook_values(function):
+                found.append(None)            # not gradable here: its inputs would come from the student's kernel
                 continue
             calls = []
 
@@ -128,6 +140,9 @@ def checks(lab, *, checks_folder=None, hidden_source=""):
                     function(recording)
             except _Recorded as recorded:
                 found.append(recorded.check)
+                continue
+            except TypeError:             # e.g. a hidden fallback for a checker that takes notebook values
+                found.append(None)
                 continue
             # a checker of its own kind (a question): the grader replays the student's answers to it
             found.append(Check(f"{checker}", calls, replay=function))

@@ -105,8 +105,8 @@ def _score(exercise, result, checks, *, partial):
                      "could not be called")
     visible, hidden = checks
     if visible is None:                                  # the lab and its checker module disagree: tell the instructor
-        return Score(0.0, points, False, f"not graded: the checker `{exercise.checker}` was not found",
-                     "not graded")
+        return Score(0.0, points, False, f"not graded: the checker `{exercise.checker}` was not found, or it takes "
+                     f"values from the notebook (the grader sends a checker's inputs itself)", "not graded")
     answers = [a if isinstance(a, dict) else {} for a in result["answers"]]
     verdicts = [_cases.judge(visible, answers[:len(visible.cases)])]
     if hidden is not None:
