@@ -16,7 +16,11 @@ file                 holds                                                      
                      :func:`refine_bspline` (exact B-spline subdivision between levels)
 ``penalties.py``     the penalties P: :func:`landmark_penalty`, :func:`label_penalty`      05
 ``resampling.py``    physical space: :func:`resample_to_fixed`, the moving image on the   05
-                     fixed grid through the two geometries
+                     fixed grid through the two geometries; :func:`sample_at`
+``intensities.py``   real scans: :func:`scanned_region` (padding), :func:`rescale_          05
+                     intensities` (any type and range to [0, 1])
+``plausibility.py``  :class:`RegistrationWarning` and :func:`implausibilities` (affine     05
+                     scale, folding, a similarity that got worse)
 ===================  ===================================================================  ======
 
 Lab 05 ("Classical registration") teaches this package; Lab 04 ("Regularization") uses it.
@@ -26,13 +30,16 @@ References:
     Klein et al., "elastix", IEEE TMI 2010 (pyramids, stages); Rueckert et al. 1999 (B-spline FFD).
 """
 
-from reglab.registration.engine import Registration, register, register_stages
+from reglab.registration.engine import DEFAULT_STAGES, Registration, register, register_stages
+from reglab.registration.intensities import rescale_intensities, scanned_region
 from reglab.registration.level import LEARNING_RATES, OPTIMIZERS
 from reglab.registration.models import GRID_MODELS, MODELS
 from reglab.registration.penalties import label_penalty, landmark_penalty
+from reglab.registration.plausibility import RegistrationWarning, implausibilities
 from reglab.registration.pyramid import downsample, gaussian_pyramid, pyramid_size, refine_bspline
-from reglab.registration.resampling import resample_to_fixed
+from reglab.registration.resampling import resample_to_fixed, sample_at
 
-__all__ = ["GRID_MODELS", "LEARNING_RATES", "MODELS", "OPTIMIZERS", "Registration", "downsample", "gaussian_pyramid",
-           "label_penalty", "landmark_penalty", "pyramid_size", "refine_bspline", "register", "register_stages",
-           "resample_to_fixed"]
+__all__ = ["DEFAULT_STAGES", "GRID_MODELS", "LEARNING_RATES", "MODELS", "OPTIMIZERS", "Registration",
+           "RegistrationWarning", "downsample", "gaussian_pyramid", "implausibilities", "label_penalty",
+           "landmark_penalty", "pyramid_size", "refine_bspline", "register", "register_stages", "resample_to_fixed",
+           "rescale_intensities", "sample_at", "scanned_region"]

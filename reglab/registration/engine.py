@@ -31,6 +31,7 @@ References:
 
 import copy
 import math
+import warnings
 from typing import NamedTuple
 
 import torch
@@ -39,7 +40,9 @@ from reglab import io
 from reglab.fields import compose, resize_displacement
 from reglab.grid import identity_grid
 from reglab.registration.level import LEARNING_RATES, OPTIMIZERS, _run_level
+from reglab.registration.intensities import rescale_intensities, scanned_region
 from reglab.registration.models import GRID_MODELS, _level_model, _model
+from reglab.registration.plausibility import RegistrationWarning, implausibilities
 from reglab.registration.pyramid import downsample, gaussian_pyramid, refine_bspline
 from reglab.registration.resampling import _map_points, _prepare, _resample_matrix, _sample, sample_at
 from reglab.regularization import REGULARIZERS
@@ -154,7 +157,8 @@ class Registration(NamedTuple):
 def register(fixed, moving, *, transform="affine", similarity="ncc", regularization=None, weight=0.0,
              penalty=None, penalty_weight=1.0, smoothing=0.0, fixed_mask=None, moving_mask=None, levels=3,
              optimizer="adam", iterations=100, learning_rate=None, tolerance=1e-5, initial=None,
-             transform_options=None, similarity_options=None, regularization_options=None, progress=True):
+             transform_options=None, similarity_options=None, regularization_options=None, foreground="auto",
+             normalize="auto", progress=True):
     """Classical registration: minimise ``C(F, M∘y) + λ R(u) + μ P(u)`` over one model's parameters.
 
     Args:
@@ -191,11 +195,21 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
             the displacement is ``compose(initial, u)``.
         transform_options, similarity_options, regularization_options: keyword options of the model
             (e.g. ``{"spacing": 8}`` for a B-spline), the measure (``{"bins": 32}``) and the regularizer.
+        foreground: ``"auto"``: count only voxels inside each image's :func:`scanned_region` (the box left when
+            repeated-edge padding is removed; the moving box is warped along), together with the masks;
+            None: every voxel.
+        normalize: True: map each image's 0.5th … 99.5th intensity percentile (inside its region) to [0, 1]
+            for the similarity (:func:`rescale_intensities`), for scans of any type and range; ``"auto"``: only
+            the images with values outside [0, 1] (images already in [0, 1] are used as they are); False: never.
+            ``warped`` keeps the moving image's own intensities.
         progress: show a progress bar (tqdm).
 
     Returns:
-        :class:`Registration` ``(transform, warped, displacement, history, geometry)``; with ``initial``,
-        ``transform`` is ``Chain(initial, model)`` (flattened when ``initial`` is a chain).
+        :class:`Registration` ``(transform, warped, displacement, history, geometry, moving_geometry,
+        moving_size, warnings)``; with ``initial``, ``transform`` is ``Chain(initial, model)`` (flattened when
+        ``initial`` is a chain). When the result looks implausible (:mod:`reglab.registration.plausibility`:
+        an affine scale far from 1, folding, a similarity that got worse), each reason is issued as a
+        :class:`RegistrationWarning` and kept in ``warnings``.
 
     Raises:
         ValueError, TypeError: bad images (float16/bfloat16: TypeError; batch sizes that do not broadcast),
@@ -226,6 +240,10 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
             raise ValueError(f"register(): expected `{name}` to be a number >= 0, got {value!r}.")
     for name, image in (("fixed", fixed), ("moving", moving)):
         _check_precision(name, image)
+    if foreground not in ("auto", None):
+        raise ValueError(f"register(): expected `foreground` 'auto' or None, got {foreground!r}.")
+    if foreground == "auto":
+        fixed_mask, moving_mask = _with_region(fixed, fixed_mask), _with_region(moving, moving_mask)
     fixed, moving, fixed_mask, moving_mask, geometry, resampling = _prepare(fixed, moving, fixed_mask, moving_mask)
     if fixed.shape[0] != moving.shape[0] and 1 not in (fixed.shape[0], moving.shape[0]):
         raise ValueError(f"register(): expected `fixed` and `moving` with the same batch size (or one of them 1), "
@@ -246,7 +264,14 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
         model = BSpline(size, spacing=tuple(d * 2 ** (levels - 1) for d in spacing), batch=batch).to(fixed)
     regularize = REGULARIZERS[regularization] if isinstance(regularization, str) else regularization
     factors = [2 ** (levels - 1 - level) for level in range(levels)]
-    images = [gaussian_pyramid(image, levels) for image in (fixed, moving)]
+    objective = [fixed, moving]                             # the similarity's images; `warped` keeps the values
+    if normalize not in (True, False, "auto"):
+        raise ValueError(f"register(): expected `normalize` True, False or 'auto', got {normalize!r}.")
+    for index, mask in enumerate((fixed_mask, moving_mask)):
+        image = objective[index]
+        if normalize is True or (normalize == "auto" and (image.min() < 0 or image.max() > 1)):
+            objective[index] = rescale_intensities(image, mask if mask is None else mask > 0.5)
+    images = [gaussian_pyramid(image, levels) for image in objective]
     history = {key: [] for key in ("total", "similarity", "regularization", "penalty", "level", "stage")}
     learning_rate = LEARNING_RATES[optimizer] if learning_rate is None else float(learning_rate)
     bar = _progress_bar(sum(iterations), progress)
@@ -273,7 +298,8 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
     model = model.requires_grad_(False)
     previous = [] if initial is None else list(initial.transforms) if isinstance(initial, Chain) else [initial]
     result = Chain(*previous, model) if previous else model
-    return _finish(result, moving, resampling, geometry, history)
+    result = _finish(result, moving, resampling, geometry, history)
+    return _checked(result, objective, (fixed_mask, moving_mask), initial, similarity, dict(similarity_options or {}))
 
 
 def _check_precision(name, image):
@@ -332,18 +358,68 @@ def _finish(transform, moving, resampling, geometry, history):
     return Registration(transform, warped, displacement, history, geometry, moving_geometry, tuple(original.shape[2:]))
 
 
-def register_stages(fixed, moving, stages, **common):
+def _with_region(image, mask):
+    """The user's mask (or None) restricted to the image's scanned region; None when both cover everything."""
+    data = image.data if isinstance(image, io.Image) else image
+    region = scanned_region(data)
+    if bool(region.all()):
+        return mask
+    if mask is None:
+        return region
+    data_mask = mask.data if isinstance(mask, io.Image) else mask
+    if tuple(data_mask.shape[2:]) != tuple(region.shape[2:]):
+        return mask                                           # _prepare names the wrong grid
+    return (data_mask != 0) & region
+
+
+def _checked(result, images, masks, initial, similarity, similarity_options):
+    """The result with its :func:`implausibilities` (each also issued as a :class:`RegistrationWarning`)."""
+    fixed, moving = images
+    fixed_mask, moving_mask = masks
+    with torch.no_grad():
+        start = (torch.zeros_like(result.displacement) if initial is None
+                 else initial(tuple(fixed.shape[2:])).detach().expand_as(result.displacement))
+        values = []
+        for u in (start, result.displacement):
+            mask = fixed_mask
+            if moving_mask is not None:
+                warped_mask = warp(moving_mask, u)
+                mask = warped_mask if mask is None else mask * warped_mask
+            values.append(loss(similarity, fixed, warp(moving, u), mask=mask, reduction="none", **similarity_options))
+    spacing = result.geometry.spacing
+    messages = tuple(implausibilities(result.transform, result.displacement, spacing, values[0], values[1]))
+    for message in messages:
+        warnings.warn(f"register(): {message}", RegistrationWarning, stacklevel=3)
+    return result._replace(warnings=messages)
+
+
+DEFAULT_STAGES = (
+    {"transform": "affine", "similarity": "ncc", "iterations": (60, 30, 0)},
+    {"transform": "svf", "similarity": "local_ncc", "similarity_options": {"window": 5},
+     "regularization": "diffusion", "weight": 1.0, "iterations": (60, 30, 0)},
+)
+"""The stages of :func:`register_stages` by default (3 pyramid levels, with :func:`register`'s ``foreground``
+and ``normalize``): affine by global NCC, then a stationary velocity field (diffeomorphic: no folding) by local
+NCC (5-voxel windows) with diffusion regularization. The finest level runs no iterations (the field is
+upsampled onto it): on 1 mm inter-subject MR the half-resolution field already holds the anatomy's
+differences, and the full-resolution iterations cost 8x more each. Tuned on shared MSD hippocampus pairs
+(``benchmarks/bench_realdata.py --start 20``), measured on others (``benchmarks/results/realdata.md``)."""
+
+
+def register_stages(fixed, moving, stages=None, **common):
     """A pipeline of registrations, each stage starting from the previous ones: e.g. rigid → affine → B-spline.
 
     Args:
         fixed, moving: as :func:`register`.
         stages: a list whose items are model names (``"rigid"``) or dicts of :func:`register` options for that
-            stage (``{"transform": "bspline", "regularization": "bending_energy", "weight": 0.1}``).
+            stage (``{"transform": "bspline", "regularization": "bending_energy", "weight": 0.1}``);
+            default :data:`DEFAULT_STAGES` (affine, then an SVF by local NCC).
         **common: options shared by every stage (a stage's own options win).
 
     Returns:
         :class:`Registration` whose transform is ``Chain(stage1, stage2, …)`` (the last stage acts first
-        on fixed points, as in ITK's ``CompositeTransform``) and whose history numbers the stages.
+        on fixed points, as in ITK's ``CompositeTransform``), whose history numbers the stages and whose
+        ``warnings`` collect every stage's (each prefixed by the stage).
 
     Example:
         >>> fixed = torch.zeros(1, 1, 32, 32); fixed[..., 10:22, 8:20] = 1.0
@@ -353,12 +429,15 @@ def register_stages(fixed, moving, stages, **common):
         >>> type(result.transform).__name__, sorted(set(result.history["stage"]))
         ('Chain', [0, 1])
     """
+    stages = DEFAULT_STAGES if stages is None else stages
     if not stages:
         raise ValueError("register_stages(): expected at least one stage, got none.")
-    result, history = None, {}
+    result, history, messages = None, {}, []
     for index, stage in enumerate(stages):
         options = {**common, **({"transform": stage} if isinstance(stage, (str, Transform)) else dict(stage))}
         result = register(fixed, moving, initial=None if result is None else result.transform, **options)
         for key, values in result.history.items():
             history.setdefault(key, []).extend(values if key != "stage" else [index] * len(values))
-    return result._replace(history=history)
+        name = options["transform"] if isinstance(options.get("transform"), str) else f"stage {index}"
+        messages += [f"stage {index} ({name}): {message}" for message in result.warnings]
+    return result._replace(history=history, warnings=tuple(messages))
