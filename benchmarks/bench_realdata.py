@@ -19,8 +19,10 @@ Rows (``--methods``, comma-separated; the peers are optional and skipped when no
   (ANTs's default SyN: rigid + affine + SyN, Mattes MI then CC), as its documentation shows it.
 * ``sitk-bspline``: SimpleITK, centred affine then B-spline (20 mm mesh, L-BFGS-B, 50 iterations per level; a
   10 mm mesh folded 9-13 % of the voxels without a regularizer), Mattes MI, 3 levels, on the raw images.
-* ``reglab-defaults``: ``reglab register FIXED MOVING`` with every default (read from ``reglab.cli``).
-* ``reglab-recipe``: ``reglab register`` with the options in :data:`RECIPE` (printed with the table).
+* ``reglab-defaults``: ``reglab.registration.register_stages(fixed, moving)`` with every default
+  (:data:`reglab.registration.DEFAULT_STAGES`) on the images as read by ``reglab.io.read_image``.
+* ``reglab-recipe``: ``register_stages(fixed, moving, RECIPE_STAGES)`` (:data:`RECIPE_STAGES`).
+* ``reglab-cli`` (not run by default): ``reglab register`` with the options in :data:`RECIPE`.
 
 Every row is scored the same way with reglab's own measures: each tool's result is turned into its ITK
 displacement field on the fixed grid (mm, fixed point p -> moving point p + d(p)), converted to reglab's
@@ -40,10 +42,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data" / "msd_hippocampus_l2r"
 EMBEDDED_LAST_ID = 37                      # the embedded subset is the 20 subjects with IDs 001-037
-METHODS = ("before", "ants-syn", "sitk-bspline", "reglab-defaults", "reglab-recipe")
+METHODS = ("before", "ants-syn", "sitk-bspline", "reglab-defaults", "reglab-recipe", "reglab-cli")
+DEFAULT_METHODS = METHODS[:-1]
 RECIPE = ["--transform", "affine+svf", "--similarity", "local_ncc", "--regularization", "diffusion",
           "--weight", "1", "--fixed-mask", "{mask}"]
-"""The reglab recipe's command-line options (``{mask}``: the fixed image's scanned, unpadded region)."""
+"""The ``reglab register`` options of the ``reglab-cli`` row (``{mask}``: the fixed image's unpadded region)."""
+RECIPE_STAGES = (
+    {"transform": "affine", "similarity": "ncc", "iterations": (100, 50, 0)},
+    {"transform": "svf", "similarity": "local_ncc", "similarity_options": {"window": 5},
+     "regularization": "diffusion", "weight": 0.5, "iterations": (100, 60, 15)},
+)
+"""The reglab recipe (``register_stages(fixed, moving, RECIPE_STAGES)``): the defaults' stages with more
+iterations, a lighter regularization and a few full-resolution iterations."""
 
 
 def set_threads(threads):
@@ -136,6 +146,15 @@ def run_sitk(fixed_file, moving_file, workdir):
                                              fixed.GetSpacing(), fixed.GetDirection())
 
 
+def run_engine(fixed_file, moving_file, stages):
+    """``register_stages`` on the images as read (raw intensities); reglab's voxel displacement ``u``."""
+    from reglab.io import read_image
+    from reglab.registration import register_stages
+
+    result = register_stages(read_image(fixed_file), read_image(moving_file), stages, progress=False)
+    return result.displacement
+
+
 def run_reglab(fixed_file, moving_file, workdir, options, threads):
     """``reglab register`` (in this process, as the console script runs it); its displacement.nii.gz."""
     import SimpleITK as sitk
@@ -194,7 +213,8 @@ def main():
     parser.add_argument("--pairs", type=int, default=10, help="number of pairs (default: %(default)s)")
     parser.add_argument("--start", type=int, default=0, help="first pair (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="threads for every tool (default: %(default)s)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated rows (default: all)")
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS),
+                        help=f"comma-separated rows of {', '.join(METHODS)} (default: all but reglab-cli)")
     parser.add_argument("--recipe", default=" ".join(RECIPE),
                         help="reglab register options of the recipe row ({mask}: the fixed unpadded region; "
                              "default: %(default)s)")
@@ -244,13 +264,16 @@ def main():
                         field = run_ants(path("img", fixed_id), path("img", moving_id), workdir)
                     elif method == "sitk-bspline":
                         field = run_sitk(path("img", fixed_id), path("img", moving_id), workdir)
+                    elif method in ("reglab-defaults", "reglab-recipe"):
+                        field = run_engine(path("img", fixed_id), path("img", moving_id),
+                                           None if method == "reglab-defaults" else RECIPE_STAGES)
                     else:
-                        options = [] if method == "reglab-defaults" else [o.format(mask=mask_file) for o in recipe]
+                        options = [o.format(mask=mask_file) for o in recipe]
                         field = run_reglab(path("img", fixed_id), path("img", moving_id), workdir, options,
                                            args.threads)
                 cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
                 if method != "before":
-                    u = voxel_displacement(field, geometry)
+                    u = field.float() if isinstance(field, torch.Tensor) else voxel_displacement(field, geometry)
                 scores = score(u, fixed_labels, moving_labels, spacing)
                 scores.update(cpu=cpu if method != "before" else 0.0, wall=wall if method != "before" else 0.0)
                 results[method].append(scores)
@@ -292,8 +315,10 @@ def render(results, chosen, args, skipped, recipe):
                  if m != "before"}
         lines += ["", "Labels whose Dice got worse than before (of " + str(base.size) + "): "
                   + ", ".join(f"{m} {n}" for m, n in worse.items())]
-    lines += ["", "reglab recipe options: `reglab register FIXED MOVING " + " ".join(recipe) + "` "
-              "(`{mask}` = the fixed image's unpadded region)."]
+    lines += ["", f"reglab recipe: `register_stages(fixed, moving, {list(RECIPE_STAGES)})`."]
+    if "reglab-cli" in results:
+        lines += ["reglab-cli options: `reglab register FIXED MOVING " + " ".join(recipe) + "` "
+                  "(`{mask}` = the fixed image's unpadded region)."]
     if skipped:
         lines.append(f"Skipped (not installed): {', '.join(skipped)}.")
     import shlex
