@@ -240,11 +240,36 @@ SMALLEST_LARGE_WEIGHT = 0.02
 """Exercise 4.5: a λ that meets the target must be at least this large (the largest such λ is about 0.027)."""
 
 
-def check_weight(student, fixed, moving, truth, inside, **options):
+REGISTRATION_OPTIONS = dict(transform="dense", similarity="mse", levels=2, iterations=40, tolerance=1e-4, progress=False)
+"""Lab 04's registration options (the notebook's ``options``)."""
+
+
+def registration_pair():
+    """Lab 04's pair, built as its setup cell builds it: ``(fixed, moving, truth, inside)`` on the CPU.
+
+    The axial slice at half resolution (98 × 80), a synthetic deformation (magnitude 3, smoothness 8, seed 1) and
+    noise of σ = 0.03 (seed 0); ``inside`` is the brain mask of the fixed image, ``(1, 98, 80)`` bool.
+    """
+    import torch.nn.functional as F
+
+    from reglab.data import load_brain_slice, synthetic_pair
+
+    brain = load_brain_slice("axial")
+    image = F.interpolate(brain.image, size=(98, 80), mode="bilinear", align_corners=True)
+    labels = F.interpolate(brain.labels.float(), size=(98, 80), mode="nearest").long()
+    pair = synthetic_pair(image, labels, magnitude=3.0, smoothness=8.0, seed=1, landmarks=0)
+    noise = torch.Generator().manual_seed(0)
+    fixed = pair.fixed + 0.03 * torch.randn(pair.fixed.shape, generator=noise)
+    moving = pair.moving + 0.03 * torch.randn(pair.fixed.shape, generator=noise)
+    return fixed, moving, pair.displacement, (pair.fixed_labels > 0)[:, 0]
+
+
+def check_weight(student):
     """Exercise 4.5 (tune to a target): the largest diffusion weight λ with EPE ≤ 0.30 voxels and no fold, within 25 %.
 
-    ``student()`` returns λ; the checker registers ``moving`` to ``fixed`` with it (Lab 04's dense MSE registration,
-    ``options`` as the notebook's) and measures the EPE against ``truth`` inside ``inside``.
+    ``student()`` returns λ; the checker registers Lab 04's pair (:func:`registration_pair`) with it, with the
+    notebook's options (:data:`REGISTRATION_OPTIONS`), and measures the EPE against the true displacement inside
+    the brain.
     """
     import warnings
 
@@ -263,7 +288,8 @@ def check_weight(student, fixed, moving, truth, inside, **options):
         return questions._report(exercise, f"λ = {weight:g}", False, ["λ is a weight: it must be ≥ 0."], "")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")                          # register warns about folds: the check reports them
-        result = register(fixed, moving, regularization="diffusion", weight=weight, **options)
+        fixed, moving, truth, inside = registration_pair()
+        result = register(fixed, moving, regularization="diffusion", weight=weight, **REGISTRATION_OPTIONS)
     error = (result.displacement - truth).norm(dim=1)[inside].mean().item()
     folds = 100 * folding_fraction(result.displacement).item()
     line = f"λ = {weight:g}: EPE {error:.3f} voxels, folds {folds:.2f} %"
