@@ -6,8 +6,9 @@ An optimiser always returns *something*. Three signs that it is not a registrati
   ``[1 / MAX_SCALE, MAX_SCALE]``): two heads of adults differ by 10-20 %, not by a factor 1.5;
   a collapsed affine stage (everything shrunk onto a padded streak) looks like this;
 * folding: more than ``MAX_FOLDING`` of the fixed voxels with ``J ≤ 0`` (not invertible there);
-* the similarity got worse: the measure at full resolution, inside the masks, after the registration
-  is below its value at the start (the identity, or the earlier stages).
+* the similarity got worse: the measure's loss at full resolution, inside the masks, after the registration
+  is above its value at the start (the identity, or the earlier stages) by more than ``WORSE`` of its size
+  (smaller changes are the optimiser's noise around an optimum it started at).
 
 :func:`implausibilities` returns one sentence per sign; :func:`~reglab.registration.engine.register`
 issues each as a :class:`RegistrationWarning` and keeps them in ``Registration.warnings``.
@@ -25,6 +26,8 @@ MAX_SCALE = 1.5
 """The largest plausible scale factor (and 1 / MAX_SCALE the smallest) of an inter-subject affine map."""
 MAX_FOLDING = 0.001
 """The largest plausible fraction of fixed voxels with ``J ≤ 0`` (0.1 %)."""
+WORSE = 0.01
+"""A loss that rose by more than this fraction of ``|loss before|`` (or of 1e-3) counts as worse."""
 
 
 class RegistrationWarning(UserWarning):
@@ -75,7 +78,7 @@ def implausibilities(transform, displacement, spacing, before, after):
         if folding > MAX_FOLDING:
             messages.append(f"{100 * folding:.2f} % of the fixed voxels fold (J <= 0; at most {100 * MAX_FOLDING} % "
                             "is plausible). Hint: a larger regularization weight or a diffeomorphic model (svf).")
-    worse = (after > before + 1e-6 * before.abs().clamp_min(1)).nonzero().flatten().tolist()
+    worse = (after > before + WORSE * before.abs().clamp_min(1e-3)).nonzero().flatten().tolist()
     if worse:
         messages.append(f"the similarity got worse (loss {before[worse[0]].item():.4g} before, "
                         f"{after[worse[0]].item():.4g} after, batch item {worse[0]}). Hint: check the masks, "
