@@ -8,7 +8,7 @@ from tests.course.grading._notebooks import LAB, ROOT, SOLUTION, load
 
 def test_exercises_come_from_the_nbgrader_metadata():
     for path in (LAB, SOLUTION):
-        exercises = [e for e in grading.lab_exercises(load(path)) if e.key[4:6] == "_c"]   # not the questions (ex1_2b)
+        exercises = [e for e in grading.lab_exercises(load(path)) if e.key[5] == "_"]   # not the questions (ex1_2b_check)
         assert [(e.number, e.function, e.checker, e.points) for e in exercises] == [
             ("1.1", "identity_grid", "check_identity_grid", 1.0), ("1.2", "warp", "check_warp", 1.0),
             ("1.3", "affine_displacement", "check_affine_displacement", 1.0), ("1.4", "compose", "check_compose", 1.0),
