@@ -134,25 +134,37 @@ def _joint_histogram(fn, fixed, warped, bins, fixed_range, warped_range, mask):
     return histogram.reshape(batch, channels, bins, bins)
 
 
+CHUNK = 2**16
+"""Voxels per chunk of :class:`_ParzenJointHistogram`: its temporaries (weights, bin indices) take
+a few MiB, whatever the image size."""
+
+
+def _chunks(n):
+    """Slices ``[0, CHUNK), [CHUNK, 2 CHUNK), ...`` covering ``range(n)``."""
+    return [slice(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+
+
 class _ParzenJointHistogram(torch.autograd.Function):
     """Scatter the 4 × 4 outer product of each voxel's Parzen weights into a ``bins × bins`` histogram.
 
     Entry ``(a, b)`` of voxel ``n`` goes to bin ``(first_f + a, first_m + b)`` with
     weight ``w_f[a] · w_m[b]``. Forward and backward loop over the 16 entries and
-    the backward pass recomputes the weights from the intensities, so memory stays
-    at a few values per voxel: never voxels × bins, nor voxels × 16.
+    the backward pass recomputes the weights from the intensities, chunk by chunk
+    of :data:`CHUNK` voxels, so the extra memory is one gradient value per voxel
+    plus the temporaries of one chunk: never voxels × bins, nor voxels × 16.
     """
 
     @staticmethod
     def forward(ctx, fixed, warped, low_f, high_f, low_m, high_m, voxel_weights, bins):
-        first_f, weight_f = _bspline_parzen(fixed, low_f, high_f, bins)
-        first_m, weight_m = _bspline_parzen(warped, low_m, high_m, bins)
-        if voxel_weights is not None:
-            weight_f = weight_f * voxel_weights[..., None]
-        index = first_f * bins + first_m                                 # (M, N), flat bin of entry (0, 0)
         histogram = fixed.new_zeros(fixed.shape[0], bins * bins)
-        for a, b in itertools.product(range(4), repeat=2):
-            histogram.scatter_add_(1, index + (a * bins + b), weight_f[..., a] * weight_m[..., b])
+        for part in _chunks(fixed.shape[1]):
+            first_f, weight_f = _bspline_parzen(fixed[:, part], low_f, high_f, bins)
+            first_m, weight_m = _bspline_parzen(warped[:, part], low_m, high_m, bins)
+            if voxel_weights is not None:
+                weight_f = weight_f * voxel_weights[:, part, None]
+            index = first_f * bins + first_m                             # (M, n), flat bin of entry (0, 0)
+            for a, b in itertools.product(range(4), repeat=2):
+                histogram.scatter_add_(1, index + (a * bins + b), weight_f[..., a] * weight_m[..., b])
         ctx.save_for_backward(fixed, warped, low_f, high_f, low_m, high_m, voxel_weights)
         ctx.bins = bins
         return histogram.reshape(-1, bins, bins)
@@ -162,29 +174,31 @@ class _ParzenJointHistogram(torch.autograd.Function):
     def backward(ctx, grad):
         fixed, warped, low_f, high_f, low_m, high_m, voxel_weights = ctx.saved_tensors
         bins = ctx.bins
-        first_f, weight_f, slope_f, scale_f = _bspline_parzen(fixed, low_f, high_f, bins, derivative=True)
-        first_m, weight_m, slope_m, scale_m = _bspline_parzen(warped, low_m, high_m, bins, derivative=True)
-        if voxel_weights is not None:
-            weight_f, slope_f = weight_f * voxel_weights[..., None], slope_f * voxel_weights[..., None]
-        index = first_f * bins + first_m
         grad = grad.reshape(grad.shape[0], bins * bins)
-        grad_f = torch.empty_like(weight_f)                              # d loss / d w_f[a], (M, N, 4)
-        grad_m = torch.zeros_like(weight_m)
-        for a in range(4):
-            entry = torch.stack([grad.gather(1, index + (a * bins + b)) for b in range(4)], dim=-1)   # (M, N, 4)
-            grad_f[..., a] = (entry * weight_m).sum(dim=-1)
-            grad_m += entry * weight_f[..., a, None]
+        grad_t = [torch.empty_like(fixed), torch.empty_like(warped)]     # d loss / d t of each image, (M, N)
+        for part in _chunks(fixed.shape[1]):
+            first_f, weight_f, slope_f, _ = _bspline_parzen(fixed[:, part], low_f, high_f, bins, derivative=True)
+            first_m, weight_m, slope_m, _ = _bspline_parzen(warped[:, part], low_m, high_m, bins, derivative=True)
+            if voxel_weights is not None:
+                weight_f, slope_f = weight_f * voxel_weights[:, part, None], slope_f * voxel_weights[:, part, None]
+            index = first_f * bins + first_m
+            grad_f = torch.empty_like(weight_f)                          # d loss / d w_f[a], (M, n, 4)
+            grad_m = torch.zeros_like(weight_m)
+            for a in range(4):
+                entry = torch.stack([grad.gather(1, index + (a * bins + b)) for b in range(4)], dim=-1)   # (M, n, 4)
+                grad_f[..., a] = (entry * weight_m).sum(dim=-1)
+                grad_m += entry * weight_f[..., a, None]
+            grad_t[0][:, part] = (grad_f * slope_f).sum(dim=-1)
+            grad_t[1][:, part] = (grad_m * slope_m).sum(dim=-1)
         grads = [None] * 8
-        for k, (values, low, high, g, slope, scale) in enumerate(
-            ((fixed, low_f, high_f, grad_f, slope_f, scale_f), (warped, low_m, high_m, grad_m, slope_m, scale_m))
-        ):
-            grad_t = (g * slope).sum(dim=-1)                             # d loss / d t, (M, N)
+        for k, (values, low, high) in enumerate(((fixed, low_f, high_f), (warped, low_m, high_m))):
+            scale = (bins - 3) / (high - low)                            # dt/dv, (M, 1)
             if ctx.needs_input_grad[k]:
-                grads[k] = grad_t * scale                                # dt/dv = scale
+                grads[k] = grad_t[k] * scale
             if ctx.needs_input_grad[2 + 2 * k] or ctx.needs_input_grad[3 + 2 * k]:
                 width = high - low                                       # t = 1 + (v - low) (bins - 3) / width
-                grads[2 + 2 * k] = (grad_t * (values - high)).sum(dim=1, keepdim=True) * scale / width
-                grads[3 + 2 * k] = -(grad_t * (values - low)).sum(dim=1, keepdim=True) * scale / width
+                grads[2 + 2 * k] = (grad_t[k] * (values - high)).sum(dim=1, keepdim=True) * scale / width
+                grads[3 + 2 * k] = -(grad_t[k] * (values - low)).sum(dim=1, keepdim=True) * scale / width
         return tuple(grads)
 
 
