@@ -13,8 +13,16 @@ slider cell.
 
 The remedy does not depend on the notebook: wait for the reply in short slices, each its own poll, so that a lost
 wake-up costs at most one slice (:data:`POLL_INTERVAL`). :func:`patient` applies it to an nbclient
-``NotebookClient`` class; ``python -m reglab.course execute`` uses it, and any other runner of notebooks
-(the grader, nbval) can do the same.
+``NotebookClient`` class, on the shell channel (the reply) and the iopub channel (the outputs and the idle status,
+which nbclient waits for with no timeout at all, then gives up after ``iopub_timeout``). Every headless run of a
+notebook uses it: ``python -m reglab.course execute``, the grader (:mod:`reglab.course.grading.execute`) and the
+student-lab test (``tests/course/test_build.py``).
+
+nbval needs no remedy: it talks to its kernel through jupyter_client's *blocking* client, whose
+``get_msg(timeout)`` is one synchronous ``zmq_poll``. libzmq's own poll reads the socket's pending events before
+and after it sleeps on the descriptor, so an edge it slept through is still seen; only pyzmq's asyncio poller, which
+waits on the descriptor alone, can lose it (``tests/course/test_execution_times.py`` checks that nbval's client is
+the blocking one).
 """
 
 from queue import Empty
@@ -64,20 +72,34 @@ def sliced(get_msg, interval=POLL_INTERVAL):
     return get_msg_sliced
 
 
-def patient(client_class):
-    """A subclass of nbclient's ``NotebookClient`` (or of ``client_class``) whose shell channel is polled in slices.
+def patient(client_class, interval=POLL_INTERVAL):
+    """A subclass of nbclient's ``NotebookClient`` (or of ``client_class``) that polls its kernel in slices.
+
+    The kernel client's shell and iopub channels get :func:`sliced` ``get_msg`` methods, whichever way the client
+    starts: ``execute()`` (nbclient's async path) or ``setup_kernel()`` (its sync path, which the grader uses; nbclient
+    binds that one to the base class's coroutine, so it is rebound here).
+
+    Args:
+        client_class: ``nbclient.NotebookClient`` or a subclass of it.
+        interval: seconds per poll (> 0).
+
+    Returns:
+        The subclass ``Patient<name of client_class>``.
 
     Example:
         >>> from nbclient import NotebookClient                 # doctest: +SKIP
         >>> patient(NotebookClient)(notebook, timeout=600).execute()   # doctest: +SKIP
     """
+    from nbclient.util import run_sync
 
     class PatientNotebookClient(client_class):
         async def async_start_new_kernel_client(self):
             kernel_client = await super().async_start_new_kernel_client()
-            channel = kernel_client.shell_channel
-            channel.get_msg = sliced(channel.get_msg)
+            for channel in (kernel_client.shell_channel, kernel_client.iopub_channel):
+                channel.get_msg = sliced(channel.get_msg, interval)
             return kernel_client
+
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     PatientNotebookClient.__name__ = PatientNotebookClient.__qualname__ = f"Patient{client_class.__name__}"
     return PatientNotebookClient

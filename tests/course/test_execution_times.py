@@ -97,21 +97,86 @@ def test_sliced_polling_still_times_out():
         sliced(LostWakeUp(0).get_msg, 0)
 
 
-def test_patient_client_slices_its_shell_channel():
+def test_patient_client_slices_its_shell_and_iopub_channels_on_both_paths():
+    """nbclient's async path (``execute``) and its sync path (``setup_kernel``, bound to the base class's coroutine)."""
     nbclient = pytest.importorskip("nbclient")
+    from nbclient.util import run_sync
 
     class Channel:
         async def get_msg(self, timeout=None):
             raise Empty
 
     class KernelClient:
-        shell_channel = Channel()
+        def __init__(self):
+            self.shell_channel, self.iopub_channel, self.stdin_channel = Channel(), Channel(), Channel()
 
-    class Base:
+    class Base:                                         # nbclient's layout: the sync method wraps the base coroutine
         async def async_start_new_kernel_client(self):
             return KernelClient()
 
-    client = patient(Base)()
-    kernel_client = asyncio.run(client.async_start_new_kernel_client())
-    assert kernel_client.shell_channel.get_msg.__name__ == "get_msg_sliced"
+        start_new_kernel_client = run_sync(async_start_new_kernel_client)
+
+    for kernel_client in (asyncio.run(patient(Base)().async_start_new_kernel_client()),
+                          patient(Base)().start_new_kernel_client()):
+        assert kernel_client.shell_channel.get_msg.__name__ == "get_msg_sliced"
+        assert kernel_client.iopub_channel.get_msg.__name__ == "get_msg_sliced"
+        assert kernel_client.stdin_channel.get_msg.__name__ == "get_msg"
     assert issubclass(patient(nbclient.NotebookClient), nbclient.NotebookClient)
+
+
+def test_a_patient_client_runs_a_notebook_with_sliced_channels_through_setup_kernel(tmp_path):
+    """The grader's way (``setup_kernel`` then ``execute_cell``) with a real kernel: sliced, and the outputs arrive."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time; time.sleep(0.3); print(6 * 7)")])
+    client = patient(nbclient.NotebookClient, 0.05)(notebook, timeout=60, kernel_name="python3",
+                                                    resources={"metadata": {"path": str(tmp_path)}})
+    with client.setup_kernel():
+        assert client.kc.shell_channel.get_msg.__name__ == "get_msg_sliced"
+        assert client.kc.iopub_channel.get_msg.__name__ == "get_msg_sliced"
+        client.execute_cell(notebook.cells[0], 0)
+    assert [o.get("text") for o in notebook.cells[0].outputs] == ["42\n"]
+
+
+def test_nbval_waits_with_jupyter_clients_blocking_poll():
+    """nbval's kernel client is jupyter_client's blocking one: ``get_msg`` is a synchronous ``zmq_poll`` (libzmq reads
+    the pending events itself, no asyncio reader on the edge-triggered descriptor), so it cannot lose the wake-up
+    and needs no :func:`patient`. Should nbval move to an async client, this fails and the remedy must follow."""
+    pytest.importorskip("nbval")
+    zmq = pytest.importorskip("zmq")
+    import zmq.asyncio
+    from jupyter_client.blocking.client import BlockingKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel, ZMQSocketChannel
+    from nbval.kernel import CURRENT_ENV_KERNEL_NAME, RunningKernel
+
+    kernel = RunningKernel(CURRENT_ENV_KERNEL_NAME)          # as nbval starts it under --nbval-current-env
+    try:
+        assert isinstance(kernel.kc, BlockingKernelClient)
+        for channel in (kernel.kc.shell_channel, kernel.kc.iopub_channel):
+            assert type(channel) is ZMQSocketChannel and not isinstance(channel, AsyncZMQSocketChannel)
+            assert not isinstance(channel.socket, zmq.asyncio.Socket)
+    finally:
+        kernel.stop()
+
+
+def test_a_blocking_poll_sees_a_message_that_arrives_while_it_waits():
+    """The property nbval relies on: a synchronous poll returns as soon as a message arrives, not at its timeout."""
+    zmq = pytest.importorskip("zmq")
+    import threading
+
+    context = zmq.Context()
+    receiver, sender = context.socket(zmq.PAIR), context.socket(zmq.PAIR)
+    try:
+        receiver.bind("inproc://reply")
+        sender.connect("inproc://reply")
+        for _ in range(5):                                  # several rounds: each message comes while poll sleeps
+            timer = threading.Timer(0.05, sender.send, args=(b"execute_reply",))
+            start = monotonic()
+            timer.start()
+            assert receiver.poll(10_000) and receiver.recv() == b"execute_reply"
+            assert monotonic() - start < 1.0
+            timer.join()
+    finally:
+        receiver.close(linger=0)
+        sender.close(linger=0)
+        context.term()

@@ -64,8 +64,15 @@ def _client_class():
     from nbclient import NotebookClient
     from nbclient.util import ensure_async
 
-    class Client(NotebookClient):
-        """nbclient with a cap on the output and a record of the cells that timed out."""
+    from reglab.course.kernel import patient
+
+    class Client(patient(NotebookClient)):
+        """nbclient with a cap on the output and a record of the cells that timed out.
+
+        It polls the kernel's shell and iopub channels in slices (:func:`reglab.course.kernel.patient`): a lost
+        pyzmq wake-up would otherwise count as a whole cell timeout (issue 18), which the grader reports as the
+        student's cell timing out and interrupts.
+        """
 
         def __init__(self, *args, max_output, student_cells, **kwargs):
             super().__init__(*args, **kwargs)
