@@ -2,6 +2,7 @@
 
 Run:
     python benchmarks/bench_regularization.py                       # CPU, default sizes
+    python benchmarks/bench_regularization.py --threads 2 --interleaved --only diffusion   # one process, ratios
     python benchmarks/bench_regularization.py --device <name> --sizes 256x256 96x112x96 160x192x224
 
 Peers are optional and skipped when not installed: MONAI (``DiffusionLoss``,
@@ -16,13 +17,17 @@ fixed at 64 KiB (freed tensors go back to the system, so the peak is not
 inflated by heap reuse; this slows allocation, hence the separate timing run),
 on an accelerator ``max_memory_allocated`` above the inputs.
 Timing: the best of ``--repeat`` runs after one warm-up (the least disturbed by
-other work on a shared machine).
+other work on a shared machine). With ``--interleaved`` all cases of a size run in
+this one process instead, one call of each in turn, ``--repeat`` times, and the
+table gives medians and reglab's time over each case's (no memory column): on a
+machine shared with other work, read those ratios rather than the milliseconds.
 """
 
 import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -98,6 +103,7 @@ def main():
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--only", default="", help="run only the cases whose name contains this text")
+    parser.add_argument("--interleaved", action="store_true", help="time all cases in this process, in turn (medians)")
     parser.add_argument("--worker", nargs=2, metavar=("CASE", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.threads:
@@ -106,12 +112,44 @@ def main():
         _worker(args.worker[0], tuple(int(n) for n in args.worker[1].split("x")), args.device, args.repeat)
         return
     names = [name for name in _peers() if args.only in name]
+    if args.interleaved:
+        _interleaved(args, names)
+        return
     print(f"device {args.device}, torch {torch.__version__}, threads {args.threads or torch.get_num_threads()}, "
           f"forward + backward, best of {args.repeat}")
     print(f"{'size':>14} {'case':<32} {'time (ms)':>10} {'peak extra (MiB)':>17} {'value':>9}")
     for size in args.sizes:
         for name in names:
             print(_run_case(args, name, size), flush=True)
+
+
+def _interleaved(args, names):
+    """Every case of a size in this process, one call of each in turn; medians and the ratio reglab / case."""
+    device, cases = torch.device(args.device), _peers()
+    print(f"device {device}, torch {torch.__version__}, threads {torch.get_num_threads()}, forward + backward, "
+          f"median of {args.repeat} interleaved calls")
+    print(f"{'size':>14} {'case':<32} {'time (ms)':>10} {'value':>9}  reglab / this")
+    for size in args.sizes:
+        shape = tuple(int(n) for n in size.split("x"))
+        field = (2 * torch.rand(1, len(shape), *shape, generator=torch.Generator().manual_seed(0))).to(device)
+        field.requires_grad_(True)
+        times, values = {name: [] for name in names}, {}
+        for run in range(args.repeat + 1):
+            for name in names:
+                field.grad = None
+                _synchronize(device)
+                start = time.perf_counter()
+                loss = cases[name](field)
+                loss.backward()
+                _synchronize(device)
+                if run:                                                           # run 0 warms up
+                    times[name].append(time.perf_counter() - start)
+                values[name] = float(loss.detach())
+        medians = {name: statistics.median(t) for name, t in times.items()}
+        for name in names:
+            group = name.split("/")[0] + "/reglab"
+            ratio = f"{medians[group] / medians[name]:.2f}" if group in medians else "-"
+            print(f"{size:>14} {name:<32} {1000 * medians[name]:>10.1f} {values[name]:>9.4f}  {ratio}", flush=True)
 
 
 def _run_case(args, name, size):

@@ -30,17 +30,22 @@ from reglab.regularization._differences import _cell_jacobian, _per, _prepare, _
 from reglab.validation import check_number
 
 
-def _mean_square_difference(field, axis):
-    """``(B,)``: ``Σ_j mean (u_j(x + e_axis) − u_j(x))²``, the forward difference never stored.
+def _mean_square_difference(field, axis, per_sample):
+    """``Σ_j mean (u_j(x + e_axis) − u_j(x))²`` per sample ``(B,)``, or its sum over the batch (a scalar).
 
     ``mse_loss`` of the two shifted views squares and sums in one pass (and its
-    backward writes both gradients in one pass): the same value as
-    ``_mean_square(field.diff(dim=axis + 2))``, with less memory traffic.
+    backward writes both gradients in one pass), the forward difference never
+    stored: the same value as ``_mean_square(field.diff(dim=axis + 2))``, with less
+    memory traffic. Every sample has the same number of positions, so the batch
+    total is one ``mse_loss`` over the whole batch; only ``per_sample`` (for
+    ``reduction="none"``) loops over the samples.
     """
     d = axis + 2
     n = field.shape[d] - 1
     ahead, here = field.narrow(d, 1, n), field.narrow(d, 0, n)
     positions = ahead[0, 0].numel()
+    if not per_sample:
+        return F.mse_loss(ahead, here, reduction="sum") / positions
     sums = [F.mse_loss(ahead[b], here[b], reduction="sum") for b in range(field.shape[0])]
     return torch.stack(sums) / positions
 
@@ -71,8 +76,11 @@ def diffusion(displacement, *, spacing=None, reduction="mean"):
     Lab 04. Reference: Fischer & Modersitzki 2002.
     """
     ndim, field, s = _prepare("diffusion", displacement, spacing, reduction, 1)
-    total = sum(_per(_mean_square_difference(field, k), s, k, k) for k in range(ndim))
-    return _reduce(total, reduction)
+    per_sample = reduction == "none"
+    total = sum(_per(_mean_square_difference(field, k, per_sample), s, k, k) for k in range(ndim))
+    if per_sample:
+        return total                                                     # (B,)
+    return total / field.shape[0] if reduction == "mean" else total      # the batch total is the "sum"
 
 
 def elastic(displacement, *, alpha=1.0, beta=1.0, spacing=None, reduction="mean"):
