@@ -15,9 +15,11 @@ notebooks as they are) by a stub with the same indentation::
     # YOUR CODE HERE
     raise NotImplementedError()
 
-It also clears outputs and execution counts, rewrites the Colab badge to point
-at the lab, writes the generic kernel spec (:data:`KERNELSPEC`) and keeps the cell
-metadata (nbgrader's ``grade_id`` and ``points``).
+It also clears outputs and execution counts, removes what only the tests of the
+solutions need (nbval's ``# NBVAL_...`` comment lines and ``nbval-...`` tags, the
+execution times in ``metadata.execution``: :func:`strip_test_markers`), rewrites the
+Colab badge to point at the lab, writes the generic kernel spec (:data:`KERNELSPEC`)
+and keeps the other cell metadata (nbgrader's ``grade_id`` and ``points``).
 
 The course's home, :data:`REPOSITORY`, is named in this file only. ``build`` brings
 every solution's badge and setup cell into line with it before it writes the labs;
@@ -53,6 +55,9 @@ KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "nam
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+
+NBVAL_MARKER = re.compile(r"^[ \t]*#[ \t]*NBVAL_[A-Z_]+[ \t]*$")
+"""A whole-line nbval comment (``# NBVAL_IGNORE_OUTPUT``, ``# NBVAL_SKIP``, ...), as nbval itself finds them."""
 
 
 
@@ -133,6 +138,31 @@ def strip_solutions(source):
     return "\n".join(out)
 
 
+def strip_test_markers(cell):
+    """A copy of the cell ``cell`` (a dict) without nbval's markers and the execution times of the solution's run.
+
+    Removed: every ``# NBVAL_...`` comment line of the source (:data:`NBVAL_MARKER`), the ``nbval-...`` tags (and
+    ``tags`` when none is left) and ``metadata.execution`` (nbclient's timestamps). Outputs are left as they are.
+
+    Example:
+        >>> cell = {"cell_type": "code", "source": "# NBVAL_IGNORE_OUTPUT\\nprint(1)",
+        ...         "metadata": {"tags": ["nbval-skip"], "execution": {"iopub.status.idle": "2026-01-01T00:00Z"}}}
+        >>> strip_test_markers(cell)
+        {'cell_type': 'code', 'source': 'print(1)', 'metadata': {}}
+    """
+    cell = json.loads(json.dumps(cell))                                 # deep copy: never modify the input
+    source = _source(cell)
+    cell["source"] = "".join(line for line in source.splitlines(keepends=True)
+                             if not NBVAL_MARKER.match(line.rstrip("\r\n")))
+    metadata = cell.setdefault("metadata", {})
+    metadata.pop("execution", None)
+    if "tags" in metadata:
+        metadata["tags"] = [tag for tag in metadata["tags"] if not tag.startswith("nbval-")]
+        if not metadata["tags"]:
+            del metadata["tags"]
+    return cell
+
+
 def solution_regions(source):
     """The text of every solution region in ``source`` (markers excluded), for leak checks."""
     pattern = re.compile(rf"^[ \t]*{BEGIN}[ \t]*\n(.*?)^[ \t]*{END}", re.S | re.M)
@@ -159,6 +189,7 @@ def course_frame(notebook, folder, name, repository=None):
 def student_notebook(solution, name, repository=None):
     """The student version (a notebook dict) of a solution notebook dict named ``name``."""
     notebook = course_frame(solution, "labs", name, repository)        # a copy: never modify the input
+    notebook["cells"] = [strip_test_markers(cell) for cell in notebook["cells"]]
     for cell in notebook["cells"]:
         source = _source(cell)
         if cell["cell_type"] == "code":

@@ -60,6 +60,31 @@ def test_labs_have_no_outputs_and_solutions_have_outputs(name):
     assert any(c["outputs"] for c in cells(ROOT / "solutions" / name, "code"))
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_labs_hold_no_nbval_markers_or_execution_times(name):
+    """What only the solutions' tests need stays in solutions/: nbval's comments and tags, nbclient's timestamps."""
+    for cell in cells(ROOT / "labs" / name):
+        metadata = cell.get("metadata", {})
+        assert "NBVAL" not in text(cell), f"labs/{name}: {text(cell)[:60]!r}"
+        assert "execution" not in metadata and not any("nbval" in tag for tag in metadata.get("tags", []))
+
+
+def test_strip_test_markers_removes_nbval_lines_tags_and_times_only():
+    cell = {"cell_type": "code", "execution_count": 3, "outputs": [{"output_type": "stream", "text": "1"}],
+            "source": ["# NBVAL_IGNORE_OUTPUT\n", "x = 1  # NBVAL_SKIP is a word here\n", "  #NBVAL_SKIP \n", "x"],
+            "metadata": {"tags": ["nbval-ignore-output", "keep"], "nbgrader": {"grade_id": "a", "points": 1},
+                         "execution": {"iopub.status.idle": "2026-01-01T00:00:00Z"}}}
+    before = json.dumps(cell)
+    stripped = course_build.strip_test_markers(cell)
+    assert json.dumps(cell) == before                                   # the input is not modified
+    assert stripped["source"] == "x = 1  # NBVAL_SKIP is a word here\nx"
+    assert stripped["metadata"] == {"tags": ["keep"], "nbgrader": {"grade_id": "a", "points": 1}}
+    assert stripped["outputs"] == cell["outputs"] and stripped["execution_count"] == 3
+    solution = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    lab = course_build.student_notebook(solution, "00_x.ipynb")["cells"][0]
+    assert lab["source"] == ["x = 1  # NBVAL_SKIP is a word here\n", "x"] and "execution" not in lab["metadata"]
+
+
 @pytest.mark.parametrize("folder", ["solutions", "labs"])
 @pytest.mark.parametrize("name", NAMES)
 def test_title_badge_and_setup_cell(folder, name):
