@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab.course.checks.core import Case, Mistake, run_check
+from reglab.course.checks.questions import ask, choice
 from reglab.fields import affine_to_displacement
 from reglab.grid import ALIGN_CORNERS
 from reglab.registration import downsample
@@ -262,86 +263,6 @@ check_downsample.mistakes = DOWNSAMPLE_MISTAKES
 
 
 # ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
-
-from reglab.course.checks.core import _STUB, Result, _is_stub  # noqa: E402  (appended section: questions)
-
-
-def ask(exercise, student, judge):
-    """Check a question exercise: call ``student()`` (no arguments) and let ``judge`` grade its answer.
-
-    A question is written as a function that returns its answer (a letter, or a number), so that an
-    untouched stub raises ``NotImplementedError`` only when it is checked, as the other exercises do.
-
-    Args:
-        exercise: the banner, e.g. ``"Exercise 5.5 — predict: ..."``.
-        student: a function of no arguments that returns the answer.
-        judge: ``(answer) -> (ok, line, hint)``: whether it is right, a line that describes the answer
-            (printed after ✓/✗), and what to think about when it is wrong (None when right).
-
-    Returns:
-        :class:`reglab.course.checks.core.Result` with one case.
-
-    Example:
-        >>> def judge(answer):
-        ...     return answer == "b", f"your answer {answer!r}", "think again about the pyramid."
-        >>> result = ask("Exercise 0 — predict", lambda: "a", judge)
-        Exercise 0 — predict
-          ✗ your answer 'a'
-            → think again about the pyramid.
-          0 of 1 cases passed.
-    """
-    lines = [exercise]
-    try:
-        answer = student()
-    except Exception as error:  # the student's code may raise anything: report it as a lesson
-        if _is_stub(error):
-            lines.append(_STUB)
-            print("\n".join(lines))
-            return Result(exercise, 0, 1, False, lines)
-        lines += [f"  ✗ raised {type(error).__name__}: {error}".rstrip(": "), "  0 of 1 cases passed."]
-        print("\n".join(lines))
-        return Result(exercise, 0, 1, True, lines)
-    ok, line, hint = judge(answer)
-    hints = [] if ok else [hint]
-    lines.append(f"  {'✓' if ok else '✗'} {line}")
-    lines += [f"    → {h}" for h in hints]
-    lines.append(f"  {int(ok)} of 1 cases passed." + (" Well done!" if ok else ""))
-    print("\n".join(lines))
-    return Result(exercise, int(ok), 1, True, lines, hints)
-
-
-def choice(options, right, explanation):
-    """A ``judge`` for :func:`ask`: a multiple-choice answer among ``options`` ``{letter: hint if chosen}``.
-
-    ``right`` is the correct letter; ``explanation`` is printed when it is chosen. Answers are
-    compared case-insensitively, without surrounding spaces or brackets.
-    """
-    def judge(answer):
-        letter = str(answer).strip().strip("()").lower() if isinstance(answer, str) else None
-        if letter not in options:
-            return False, f"your answer {answer!r}", f"answer with one letter among {', '.join(map(repr, options))}."
-        if letter == right:
-            return True, f"({letter}): {explanation}", None
-        return False, f"your answer ({letter})", options[letter]
-    return judge
-
-
-def number_in(low, high, unit, *, below, above):
-    """A ``judge`` for :func:`ask`: a number between ``low`` and ``high`` (``unit`` for the message).
-
-    ``below`` and ``above`` are the hints for an answer under ``low`` and over ``high``.
-    """
-    def judge(answer):
-        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-            answer = answer.item()
-        if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
-            return False, f"your answer {answer!r}", "answer with one finite number."
-        if answer < low:
-            return False, f"your answer {answer:g} {unit}".rstrip(), below
-        if answer > high:
-            return False, f"your answer {answer:g} {unit}".rstrip(), above
-        return True, f"your answer {answer:g} {unit} lies in [{low:g}, {high:g}]".replace("  ", " "), None
-    return judge
 
 
 def check_landscape_question(student):

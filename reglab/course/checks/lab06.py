@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from reglab import regularization, warping
 from reglab.course.checks.core import Case, Mistake, run_check
 from reglab.course.checks.lab01 import _positions, _sampled
+from reglab.course.checks.questions import ask, choice, number_in
 from reglab.training import losses
 
 
@@ -204,8 +205,6 @@ check_discriminator_loss.mistakes = DISCRIMINATOR_MISTAKES
 
 
 # ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
-
-from reglab.course.checks.lab05 import ask, choice, number_in  # noqa: E402  (appended section: questions)
 
 
 def check_contrast_prediction(student):

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from reglab import evaluation, fields, warping
 from reglab.course.checks.core import Case, Mistake, run_check
+from reglab.course.checks.questions import ask, choice
 from reglab.networks.transmorph import window_partition
 
 
@@ -234,8 +235,6 @@ check_dice_before_after.mistakes = DICE_MISTAKES
 
 
 # ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
-
-from reglab.course.checks.lab05 import ask, choice  # noqa: E402  (appended section: questions)
 
 
 def check_inverse_consistency_question(student):

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 
 from reglab import evaluation
 from reglab.course.checks.core import Case, Mistake, run_check
+from reglab.course.checks.questions import ask, choice
 from reglab.evaluation import surface_distance
 from reglab.warping import warp_points
 
@@ -314,8 +315,6 @@ check_tre.mistakes = TRE_MISTAKES
 
 
 # ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
-
-from reglab.course.checks.lab05 import ask, choice  # noqa: E402  (appended section: questions)
 
 
 def check_fre_prediction(student):

@@ -11,7 +11,8 @@ student completes (so the unanswered stub does not break "Run all"), for example
         ### END SOLUTION
 
 and the lab's checker calls :func:`check_choice` or :func:`check_number` with the right
-answer and a hint for each wrong one. The report has the form of
+answer and a hint for each wrong one (Labs 00–04), or :func:`ask` with a judge,
+:func:`choice` or :func:`number_in` (Labs 05–08). The report has the form of
 :func:`reglab.course.checks.core.run_check`: one ✓/✗ line, the hint, the count.
 
 Example:
@@ -28,6 +29,10 @@ Example:
     True
 """
 
+import math
+
+import torch
+
 from reglab.course.checks.core import _STUB, Result, _is_stub
 
 
@@ -40,7 +45,8 @@ def _ask(exercise, student):
             lines = [exercise, _STUB]
             print("\n".join(lines))
             return None, Result(exercise, 0, 1, False, lines)
-        lines = [exercise, f"  ✗ raised {type(error).__name__}: {error}", "  0 of 1 cases passed."]
+        message = f": {error}" if str(error) else ""
+        lines = [exercise, f"  ✗ raised {type(error).__name__}{message}", "  0 of 1 cases passed."]
         print("\n".join(lines))
         return None, Result(exercise, 0, 1, True, lines)
 
@@ -132,3 +138,80 @@ def check_number(exercise, student, low, high, *, what="your answer", unit="", h
     tips = [hint for a, b, hint in hints if a <= value <= b] or [f"the right range is narrower: try again."]
     verdict = f"is within [{low:g}, {high:g}]" if ok else f"is outside the target [{low:g}, {high:g}]"
     return _report(exercise, f"{described} {verdict}", ok, tips, why)
+
+
+def ask(exercise, student, judge):
+    """Check a question exercise: call ``student()`` (no arguments) and let ``judge`` grade its answer.
+
+    A question is written as a function that returns its answer (a letter, or a number), so that an
+    untouched stub raises ``NotImplementedError`` only when it is checked, as the other exercises do.
+
+    Args:
+        exercise: the banner, e.g. ``"Exercise 5.5 — predict: ..."``.
+        student: a function of no arguments that returns the answer.
+        judge: ``(answer) -> (ok, line, hint)``: whether it is right, a line that describes the answer
+            (printed after ✓/✗), and what to think about when it is wrong (None when right); :func:`choice`
+            and :func:`number_in` make the usual ones.
+
+    Returns:
+        :class:`reglab.course.checks.core.Result` with one case.
+
+    Example:
+        >>> def judge(answer):
+        ...     return answer == "b", f"your answer {answer!r}", "think again about the pyramid."
+        >>> result = ask("Exercise 0 — predict", lambda: "a", judge)
+        Exercise 0 — predict
+          ✗ your answer 'a'
+            → think again about the pyramid.
+          0 of 1 cases passed.
+    """
+    answer, stopped = _ask(exercise, student)
+    if stopped is not None:
+        return stopped
+    ok, line, hint = judge(answer)
+    return _report(exercise, line, ok, [] if ok else [hint], "")
+
+
+def choice(options, right, explanation):
+    """A ``judge`` for :func:`ask`: a multiple-choice answer among ``options`` ``{letter: hint if chosen}``.
+
+    ``right`` is the correct letter; ``explanation`` is printed when it is chosen. Answers are
+    compared case-insensitively, without surrounding spaces or brackets.
+
+    Example:
+        >>> judge = choice({"a": "look at the curve again.", "b": ""}, "b", "the second valley.")
+        >>> judge(" (B) "), judge("a")[2], judge(2)[0]
+        ((True, '(b): the second valley.', None), 'look at the curve again.', False)
+    """
+    def judge(answer):
+        letter = _normalise(answer) if isinstance(answer, str) else None
+        if letter not in options:
+            return False, f"your answer {answer!r}", f"answer with one letter among {', '.join(map(repr, options))}."
+        if letter == right:
+            return True, f"({letter}): {explanation}", None
+        return False, f"your answer ({letter})", options[letter]
+    return judge
+
+
+def number_in(low, high, unit, *, below, above):
+    """A ``judge`` for :func:`ask`: a finite number (or one-element tensor) between ``low`` and ``high``.
+
+    ``unit`` is printed after the number; ``below`` and ``above`` are the hints for an answer under ``low``
+    and over ``high``. Strings and booleans are refused.
+
+    Example:
+        >>> judge = number_in(1.0, 2.0, "mm", below="too small", above="too large")
+        >>> judge(0.5), judge(1.5)[0]
+        ((False, 'your answer 0.5 mm', 'too small'), True)
+    """
+    def judge(answer):
+        if isinstance(answer, torch.Tensor) and answer.numel() == 1:
+            answer = answer.item()
+        if not isinstance(answer, (int, float)) or isinstance(answer, bool) or not math.isfinite(answer):
+            return False, f"your answer {answer!r}", "answer with one finite number."
+        if answer < low:
+            return False, f"your answer {answer:g} {unit}".rstrip(), below
+        if answer > high:
+            return False, f"your answer {answer:g} {unit}".rstrip(), above
+        return True, f"your answer {answer:g} {unit} lies in [{low:g}, {high:g}]".replace("  ", " "), None
+    return judge

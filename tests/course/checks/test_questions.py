@@ -1,8 +1,9 @@
-"""The question checkers' framework: choices, sets of names, numbers and tuned values."""
+"""The question checkers' framework: choices, sets of names, numbers and tuned values; ask with its judges."""
 
 import pytest
+import torch
 
-from reglab.course.checks.questions import check_choice, check_number
+from reglab.course.checks.questions import ask, check_choice, check_number, choice, number_in
 
 OPTIONS = {"a": "left", "b": "right", "c": "up"}
 
@@ -46,3 +47,36 @@ def test_a_raising_answer_is_reported_not_raised(capsys):
     result = check_number("E", broken, 0, 1)
     assert result.implemented and not result.ok
     assert "ZeroDivisionError" in capsys.readouterr().out
+
+
+def test_number_in_judges_a_range_and_refuses_non_numbers():
+    judge = number_in(1.0, 2.0, "mm", below="too small", above="too large")
+    assert judge(1.5)[0] and judge(torch.tensor(2.0))[0]
+    assert judge(0.5) == (False, "your answer 0.5 mm", "too small")
+    assert judge(3)[2] == "too large"
+    assert not judge(float("nan"))[0] and not judge("1.5")[0] and not judge(True)[0]
+
+
+def test_ask_reports_a_right_a_wrong_and_a_refused_answer(capsys):
+    judge = choice({"a": "look at the curve again.", "b": ""}, "b", "the second valley.")
+    right = ask("Exercise 5.5 — interpret", lambda: " (B) ", judge)
+    assert right.ok and right.hints == [] and right.messages == [
+        "Exercise 5.5 — interpret", "  ✓ (b): the second valley.", "  1 of 1 cases passed. Well done!"]
+    wrong = ask("Exercise 5.5 — interpret", lambda: "a", judge)
+    assert wrong.implemented and not wrong.ok and wrong.hints == ["look at the curve again."]
+    assert wrong.messages == ["Exercise 5.5 — interpret", "  ✗ your answer (a)", "    → look at the curve again.",
+                           "  0 of 1 cases passed."]
+    refused = ask("E", lambda: 2, judge)
+    assert refused.messages[1:3] == ["  ✗ your answer 2", "    → answer with one letter among 'a', 'b'."]
+    assert capsys.readouterr().out.count("Exercise 5.5 — interpret") == 2
+
+
+def test_ask_reports_a_stub_and_an_exception_with_or_without_a_message():
+    judge = number_in(0, 1, "", below="low", above="high")
+    assert not ask("E", stub, judge).implemented
+    for error, line in [(KeyError("x"), "  ✗ raised KeyError: 'x'"), (RuntimeError(), "  ✗ raised RuntimeError")]:
+        def broken():
+            raise error
+
+        for result in (ask("E", broken, judge), check_number("E", broken, 0, 1)):       # the same report
+            assert result.implemented and not result.ok and result.messages == ["E", line, "  0 of 1 cases passed."]
