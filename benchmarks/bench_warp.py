@@ -7,7 +7,11 @@ Compares, on 2D 256² and 3D 96×112×96 (batch 1, float32, gradients w.r.t. ima
 * warping: a bare ``grid_sample`` with a precomputed grid (the floor), ``reglab.warp``,
   MONAI's ``Warp`` and voxelmorph's ``SpatialTransformer`` (each only when installed);
 * integration (7 squarings): ``reglab.fields.integrate_velocity``, MONAI's ``DVF2DDF``,
-  voxelmorph's ``IntegrateVelocityField``.
+  voxelmorph's ``IntegrateVelocityField``, forward + backward and forward only (``no_grad``).
+
+The last column of the warping rows is each method's time over the floor's; of the
+integration rows reglab's time over each method's (< 1: reglab is faster). On a
+machine shared with other work read these ratios rather than the milliseconds.
 
 Timing: the methods of one size are timed in turn, round after round (``--rounds``), each round
 taking the median of ``--repeats`` calls; the table shows each method's best round. Interleaving
@@ -33,12 +37,16 @@ def synchronize(device):
         torch.accelerator.synchronize()
 
 
-def timed(function, inputs, device, repeats):
-    """Median seconds of forward + backward of ``function(*inputs).sum()``."""
+def timed(function, inputs, device, repeats, backward=True):
+    """Median seconds of forward + backward of ``function(*inputs).sum()`` (forward only without ``backward``)."""
     def once():
         for tensor in inputs:
             tensor.grad = None
-        function(*inputs).sum().backward()
+        if backward:
+            function(*inputs).sum().backward()
+        else:
+            with torch.no_grad():
+                function(*inputs)
     once()
     synchronize(device)
     times = []
@@ -80,12 +88,12 @@ def peers_integrate(size):
     return found
 
 
-def best_of_rounds(methods, device, repeats, rounds):
+def best_of_rounds(methods, device, repeats, rounds, backward=True):
     """``{name: seconds}``: each method's best round median, the methods timed in turn every round."""
     times = {name: [] for name in methods}
     for _ in range(rounds):
         for name, (function, inputs) in methods.items():
-            times[name].append(timed(function, inputs, device, repeats))
+            times[name].append(timed(function, inputs, device, repeats, backward))
     return {name: min(values) for name, values in times.items()}
 
 
@@ -100,7 +108,7 @@ def main():
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, device {device}, {args.threads} threads, forward + backward, "
           f"best of {args.rounds} interleaved rounds of the median of {args.repeats}")
-    print(f"{'size':>14} | {'method':<36} | {'ms':>8} | vs floor / vs reglab")
+    print(f"{'size':>14} | {'method':<36} | {'ms':>8} | this / floor; reglab / this")
     for size in [(256, 256), (96, 112, 96)]:
         ndim = len(size)
         rounds = args.rounds if ndim == 2 else max(1, args.rounds // 4)
@@ -118,11 +126,12 @@ def main():
         velocity = (2 * torch.randn(1, ndim, *size, device=device)).requires_grad_()
         integrations = {"reglab integrate_velocity (7 steps)": (integrate_velocity, [velocity])}
         integrations.update({name: (module.to(device), [velocity]) for name, module in peers_integrate(size).items()})
-        times = best_of_rounds(integrations, device, args.repeats, rounds)
-        ours = times["reglab integrate_velocity (7 steps)"]
-        for name, t in times.items():
-            print(f"{label:>14} | {name:<36} | {1e3 * t:8.1f} |   - / {t / ours:.2f}")
-
+        for backward in (True, False):
+            times = best_of_rounds(integrations, device, args.repeats, rounds, backward)
+            ours = times["reglab integrate_velocity (7 steps)"]
+            what = "fwd+bwd" if backward else "forward"
+            for name, t in times.items():
+                print(f"{label:>14} | {name + ', ' + what:<45} | {1e3 * t:8.1f} |   - / {ours / t:.2f}", flush=True)
 
 if __name__ == "__main__":
     main()
