@@ -37,6 +37,7 @@ How a notebook is laid out (the tests check it):
 """
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
@@ -262,14 +263,36 @@ def build(root=Path("."), *, check=False, repository=None):
     return changed
 
 
+GRADE_EXTRA = ("nbclient", "nbformat", "ipykernel")
+"""The modules of the ``grade`` extra: what executing notebooks (``execute``, ``reglab grade``) needs."""
+
+
+def _importable(name):
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):                  # a finder that refuses it, a module without a spec
+        return False
+
+
+def require_grade_extra(caller):
+    """Check that the ``grade`` extra (:data:`GRADE_EXTRA`) is installed; say how to install it when it is not.
+
+    Raises:
+        ModuleNotFoundError: one line naming ``caller``, the missing modules and ``pip install "reglab[grade]"``.
+    """
+    missing = [name for name in GRADE_EXTRA if not _importable(name)]
+    if missing:
+        raise ModuleNotFoundError(f"{caller}(): expected nbclient, nbformat and ipykernel (instructors' tools), got "
+                                  f"no {', '.join(missing)}; install them with: pip install \"reglab[grade]\"",
+                                  name=missing[0])
+
+
 def _grade_extra(caller):
     """nbformat and nbclient, which only instructors need (the ``grade`` extra)."""
-    try:
-        import nbformat
-        from nbclient import NotebookClient
-    except ImportError as error:
-        raise ModuleNotFoundError(f"{caller}(): expected nbformat and nbclient (instructors' tools), got "
-                                  f"{error}; install them with: pip install \"reglab[grade]\"") from error
+    require_grade_extra(caller)
+    import nbformat
+    from nbclient import NotebookClient
+
     return nbformat, NotebookClient
 
 

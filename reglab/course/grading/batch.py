@@ -20,6 +20,7 @@ number of workers.
 import json
 from pathlib import Path
 
+from reglab.course.build import require_grade_extra
 from reglab.course.grading.execute import Limits
 from reglab.course.grading.report import prepare_out, write_tables
 from reglab.course.grading.scoring import _failed_report, grade_submission
@@ -52,12 +53,14 @@ def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, h
         The list of :class:`Report`, sorted by student, one per ``.ipynb`` found.
 
     Raises:
+        ModuleNotFoundError: the ``grade`` extra (nbclient, nbformat, ipykernel) is not installed.
         ValueError: no such lab, no graded exercises, an output folder holding other files.
         CourseFilesChanged: the checkers or the hidden tests changed during the run (the tables are written,
             with the error in ``scores.md``).
     """
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
+    require_grade_extra("grade")                          # nbclient, nbformat, ipykernel: one line saying how
     import nbformat
     from tqdm.auto import tqdm
 

@@ -69,7 +69,7 @@ def run_grade(args):
         reports = grade(args.submissions, lab=args.lab, out=out, workers=args.workers, limits=limits,
                         course=Path(args.course), hidden=args.hidden, partial=args.partial_credit,
                         progress=not args.quiet)
-    except ValueError as error:
+    except (ValueError, ModuleNotFoundError) as error:     # a missing [grade] extra: one line, no traceback
         print(f"reglab grade: {error}", file=sys.stderr)
         return 2
     except CourseFilesChanged as error:
