@@ -333,6 +333,24 @@ def _mistake_fires(mistake, runs):
     return matched
 
 
+def case_lines(rows, hints):
+    """The report's case lines: ``rows`` ``[(line, failed)]`` in order, ``hints`` (``    → hint``) under the first
+    failed one. The checkers (:func:`run_check`) and the grader (:func:`reglab.course.grading.cases.judge`) share it,
+    so that a student reads the same report in both.
+
+    Example:
+        >>> case_lines([("  ✓ a", False), ("  ✗ b", True), ("  ✗ c", True)], ["look at b."])
+        ['  ✓ a', '  ✗ b', '    → look at b.', '  ✗ c']
+    """
+    lines, hinted = [], False
+    for line, failed in rows:
+        lines.append(line)
+        if failed and not hinted:
+            lines += [f"    → {hint}" for hint in hints]
+            hinted = True
+    return lines
+
+
 def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=None, gradient=(), names=None,
               forbid=(), detached=False):
     """Run ``student`` on every case, print a ✓/✗ report with hints, return a :class:`Result`.
@@ -437,12 +455,7 @@ def run_check(exercise, student, cases, *, mistakes=(), diagnose=(), reference=N
             hints.append(f"your code works in {good}D but raised {type(error).__name__} on a {case.dimension}D case: "
                          f"make it dimension-generic (loop over the axes; 'trilinear', F.conv3d, "
                          f"3D padding for volumes).")
-    first = True
-    for line, failed in rows:
-        lines.append(line)
-        if failed and first:
-            lines += [f"    → {hint}" for hint in hints]
-            first = False
+    lines += case_lines(rows, hints)
     lines.append(f"  {passed} of {len(cases)} cases passed." + (" Well done!" if passed == len(cases) else ""))
     print("\n".join(lines))
     return Result(exercise, passed, len(cases), True, lines, hints)

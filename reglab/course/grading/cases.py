@@ -332,12 +332,7 @@ def judge(check, answers):
         hints = [f"this calls {', '.join(called)}: the exercise asks you to write it yourself."]
     else:
         hints = _hints(check, runs)
-    first = True
-    for line, failed in rows:
-        lines.append(line)
-        if failed and first:
-            lines += [f"    → {hint}" for hint in hints]
-            first = False
+    lines += core.case_lines(rows, hints)
     lines.append(f"  {passed} of {len(check.cases)} cases passed." + (" Well done!" if passed == len(check.cases)
                                                                     and not missing else ""))
     return Verdict(check.title, passed, len(check.cases), True, lines, called)
