@@ -36,8 +36,8 @@ Garyfallidis et al., Front. Neuroinform. 2014. ``LABELS = {0: "background", 1: "
 ``reglab/data/embedded/`` (``LICENSE-MNI.txt``, ``LICENSE-dipy.txt``, ``CITATION.md``); ``data/make_embedded.py``
 rebuilds them from the nilearn and dipy wheels.
 
-Synthetic ground truth (seeded, pure torch, any device; :mod:`reglab.data.synthetic`)
--------------------------------------------------------------------------------------
+Synthetic ground truth (seeded, pure torch, any device; :mod:`reglab.data.deformations`, :mod:`reglab.data.contrasts`)
+---------------------------------------------------------------------------------------------------------------------
 * ``random_affine(size, *, rotation, translation, scale, shear, spacing, seed, device)`` and
   ``random_rigid(...)`` → ``RandomAffine(matrix, inverse_matrix, displacement, inverse)``;
   ``matrix`` is ``(B, ndim, ndim + 1)``: ``y = A x + t`` on voxel coordinates about the centre.
@@ -86,9 +86,9 @@ from reglab.data.embedded import (LABELS, PLANES, TISSUES, Brain, Pair, load_bra
                                   load_t1_slice)
 from reglab.data.landmarks import LandmarkPairs, cornerness, detect_landmarks, landmark_pairs
 from reglab.data.registry import DATASETS, available
-from reglab.data.synthetic import (CONTRASTS, Deformation, RandomAffine, random_affine, random_contrast,
-                                   random_deformation, random_label_map, random_rigid, random_velocity,
-                                   tissue_contrast)
+from reglab.data.contrasts import CONTRASTS, random_contrast, random_label_map, tissue_contrast
+from reglab.data.deformations import (Deformation, RandomAffine, random_affine, random_deformation, random_rigid,
+                                      random_velocity)
 
 __all__ = [
     "LABELS", "PLANES", "TISSUES", "Brain", "Pair", "load_brain", "load_brain_slice", "load_circle_c", "load_t1_slice",

@@ -31,8 +31,9 @@ import torch
 
 from reglab.data.embedded import load_brain, load_brain_slice
 from reglab.data.landmarks import _max_filter, landmark_pairs
-from reglab.data.synthetic import (CONTRASTS, _generator, random_affine, random_contrast, random_deformation,
-                                   tissue_contrast)
+from reglab.data.contrasts import CONTRASTS, random_contrast, tissue_contrast
+from reglab.data.deformations import random_affine, random_deformation
+from reglab.data.noise import _generator
 from reglab.fields import compose
 from reglab.validation import check_choice, check_image
 from reglab.warping import warp

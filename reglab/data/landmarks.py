@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from reglab.data.synthetic import _blur
+from reglab.data.noise import _blur
 from reglab.validation import check_displacement, check_image
 from reglab.warping import warp_points
 
