@@ -1,6 +1,7 @@
 """Exercise checkers: one module per lab, one function per exercise (for the students' notebooks and the grader).
 
 * :mod:`~reglab.course.checks.core` - the framework: :class:`Case`, :func:`run_check` (✓/✗ per case), :func:`same`
+* :mod:`~reglab.course.checks.contract` - the checks of one answer: values, forbidden calls, inputs, gradients
 * :mod:`~reglab.course.checks.lab00` - Lab 00, why unsupervised learning and what registration needs
 * :mod:`~reglab.course.checks.lab01` - Lab 01, how to transform images
 * :mod:`~reglab.course.checks.lab02` - Lab 02, transformation models
