@@ -9,6 +9,10 @@ for them); the others are built from reglab: :func:`surface_points` from
 :func:`reglab.evaluation.surface_voxels`, the objective from
 :func:`reglab.warp`, :func:`reglab.similarity.mse` and
 :func:`reglab.regularization.diffusion`.
+
+It is longer than ~300 lines because it is one thing, this lab's checkers: the cases and the typical
+mistakes of its four exercises, then its two question checkers. It reads top to bottom, exercise by
+exercise (one ``# ---- Exercise 0.N`` section each), the questions last.
 """
 
 import torch
