@@ -3,6 +3,10 @@
 Every function takes the student's function, runs it on several cases and
 compares with reglab's own implementation (:mod:`reglab.grid`,
 :mod:`reglab.warping`, :mod:`reglab.fields`, :mod:`reglab.io`).
+
+It is longer than ~300 lines because it is one thing, this lab's checkers: the cases and the typical
+mistakes of its five exercises, then its two question checkers. It reads top to bottom, exercise by
+exercise (one ``# ---- Exercise 1.N`` section each), the questions last.
 """
 
 import torch
