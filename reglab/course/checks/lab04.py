@@ -3,6 +3,10 @@
 Every function takes the student's function, runs it on several cases (2D and 3D,
 batches, odd and non-square grids) and compares with reglab's own implementation
 (:mod:`reglab.regularization`, :mod:`reglab.evaluation`).
+
+It is longer than ~300 lines because it is one thing, this lab's checkers: the cases and the typical
+mistakes of its four exercises, then its three question checkers. It reads top to bottom, exercise by
+exercise (one ``# ---- Exercise 4.N`` section each), the questions last.
 """
 
 import torch
