@@ -4,6 +4,10 @@ The exercises build a rigid 2D registration by hand: parameters → matrix →
 displacement → warp → loss → step, then a pyramid level. Each checker compares
 with reglab's own functions (:mod:`reglab.transforms`, :mod:`reglab.warping`,
 :mod:`reglab.registration`) on several cases.
+
+It is longer than ~300 lines because it is one thing, this lab's checkers: the cases and the typical
+mistakes of its four exercises, then its four question checkers. It reads top to bottom, exercise by
+exercise (one ``# ---- Exercise 5.N`` section each), the questions last.
 """
 
 import math
