@@ -4,6 +4,10 @@ Every function takes the student's function, runs it on several cases (2D and
 3D, batches, odd and non-square sizes, anisotropic spacing, asymmetric pairs)
 and compares with reglab's own implementation (:mod:`reglab.evaluation`). When
 an answer is wrong, the typical mistakes of that measure name what went wrong.
+
+It is longer than ~300 lines because it is one thing, this lab's checkers: the cases and the typical
+mistakes of its four exercises, then its two question checkers. It reads top to bottom, exercise by
+exercise (one ``# ---- Exercise 8.N`` section each), the questions last.
 """
 
 import torch
