@@ -19,7 +19,8 @@ It also clears outputs and execution counts, removes what only the tests of the
 solutions need (nbval's ``# NBVAL_...`` comment lines and ``nbval-...`` tags, the
 execution times in ``metadata.execution``: :func:`strip_test_markers`), rewrites the
 Colab badge to point at the lab, writes the generic kernel spec (:data:`KERNELSPEC`)
-and keeps the other cell metadata (nbgrader's ``grade_id`` and ``points``).
+and keeps the other cell metadata (nbgrader's ``grade_id`` and ``points``). The markers and the
+functions that strip them are in :mod:`reglab.course.markers`.
 
 The course's home, :data:`REPOSITORY`, is named in this file only. ``build`` brings
 every solution's badge and setup cell into line with it before it writes the labs;
@@ -43,6 +44,8 @@ import re
 import sys
 from pathlib import Path
 
+from reglab.course.markers import _source, strip_solutions, strip_test_markers
+
 REPOSITORY = "reglab-course/reglab"  # PLACEHOLDER: not published yet; set with `build --repository OWNER/NAME`
 """GitHub ``owner/name`` that the Colab badges and the setup cell point at: the one place that names it.
 
@@ -53,13 +56,6 @@ BRANCH = "main"
 
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 """The notebooks' kernel: ipykernel's own spec, so that JupyterLab and Notebook 7 open a notebook unmodified."""
-
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
-
-NBVAL_MARKER = re.compile(r"^[ \t]*#[ \t]*NBVAL_[A-Z_]+[ \t]*$")
-"""A whole-line nbval comment (``# NBVAL_IGNORE_OUTPUT``, ``# NBVAL_SKIP``, ...), as nbval itself finds them."""
-
 
 
 def setup_cell(repository=None):
@@ -100,74 +96,6 @@ def colab_badge(folder, name, repository=None):
     """The Markdown of the "Open in Colab" badge for ``folder/name``."""
     return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
             f"({colab_url(folder, name, repository)})")
-
-
-def _source(cell):
-    source = cell.get("source", "")
-    return "".join(source) if isinstance(source, list) else source
-
-
-def strip_solutions(source):
-    """Replace each ``### BEGIN SOLUTION`` … ``### END SOLUTION`` region by the indented stub.
-
-    Raises:
-        ValueError: unbalanced or nested markers.
-
-    Example:
-        >>> print(strip_solutions("def f(x):\\n    ### BEGIN SOLUTION\\n    return x\\n    ### END SOLUTION"))
-        def f(x):
-            # YOUR CODE HERE
-            raise NotImplementedError()
-    """
-    lines, out, inside = source.split("\n"), [], False
-    for number, line in enumerate(lines, 1):
-        marker = line.strip()
-        if marker == BEGIN:
-            if inside:
-                raise ValueError(f"strip_solutions(): nested `{BEGIN}` on line {number}.")
-            inside = True
-            indent = line[: len(line) - len(line.lstrip())]
-            out.extend(indent + stub for stub in STUB)
-        elif marker == END:
-            if not inside:
-                raise ValueError(f"strip_solutions(): `{END}` without `{BEGIN}` on line {number}.")
-            inside = False
-        elif not inside:
-            out.append(line)
-    if inside:
-        raise ValueError(f"strip_solutions(): `{BEGIN}` is never closed by `{END}`.")
-    return "\n".join(out)
-
-
-def strip_test_markers(cell):
-    """A copy of the cell ``cell`` (a dict) without nbval's markers and the execution times of the solution's run.
-
-    Removed: every ``# NBVAL_...`` comment line of the source (:data:`NBVAL_MARKER`), the ``nbval-...`` tags (and
-    ``tags`` when none is left) and ``metadata.execution`` (nbclient's timestamps). Outputs are left as they are.
-
-    Example:
-        >>> cell = {"cell_type": "code", "source": "# NBVAL_IGNORE_OUTPUT\\nprint(1)",
-        ...         "metadata": {"tags": ["nbval-skip"], "execution": {"iopub.status.idle": "2026-01-01T00:00Z"}}}
-        >>> strip_test_markers(cell)
-        {'cell_type': 'code', 'source': 'print(1)', 'metadata': {}}
-    """
-    cell = json.loads(json.dumps(cell))                                 # deep copy: never modify the input
-    source = _source(cell)
-    cell["source"] = "".join(line for line in source.splitlines(keepends=True)
-                             if not NBVAL_MARKER.match(line.rstrip("\r\n")))
-    metadata = cell.setdefault("metadata", {})
-    metadata.pop("execution", None)
-    if "tags" in metadata:
-        metadata["tags"] = [tag for tag in metadata["tags"] if not tag.startswith("nbval-")]
-        if not metadata["tags"]:
-            del metadata["tags"]
-    return cell
-
-
-def solution_regions(source):
-    """The text of every solution region in ``source`` (markers excluded), for leak checks."""
-    pattern = re.compile(rf"^[ \t]*{BEGIN}[ \t]*\n(.*?)^[ \t]*{END}", re.S | re.M)
-    return pattern.findall(source)
 
 
 def course_frame(notebook, folder, name, repository=None):
