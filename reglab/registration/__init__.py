@@ -6,8 +6,11 @@ optimisation on a Gaussian pyramid, coarse to fine.
 ===================  ===================================================================  ======
 file                 holds                                                                lab
 ===================  ===================================================================  ======
-``engine.py``        :func:`register`, :func:`register_stages` (rigid → affine →          05, 04
-                     B-spline) and their result :class:`Registration` (``to_itk``)
+``engine.py``        :func:`register`: one transformation, one pair, coarse to fine        05, 04
+``stages.py``        :func:`register_stages` (rigid → affine → B-spline),                 05
+                     :data:`DEFAULT_STAGES` (affine, then an SVF by local NCC)
+``result.py``        their result :class:`Registration`: ``to_itk``, ``apply`` (any image  05, 08
+                     or label map onto the fixed grid)
 ``level.py``         one pyramid level: the optimiser loop, :data:`OPTIMIZERS`,           05
                      :data:`LEARNING_RATES`, stopping on convergence
 ``models.py``        :data:`MODELS` by name, :data:`GRID_MODELS`, and how a model is      05
@@ -30,7 +33,7 @@ References:
     Klein et al., "elastix", IEEE TMI 2010 (pyramids, stages); Rueckert et al. 1999 (B-spline FFD).
 """
 
-from reglab.registration.engine import DEFAULT_STAGES, Registration, register, register_stages
+from reglab.registration.engine import register
 from reglab.registration.intensities import rescale_intensities, scanned_region
 from reglab.registration.level import LEARNING_RATES, OPTIMIZERS
 from reglab.registration.models import GRID_MODELS, MODELS
@@ -38,6 +41,8 @@ from reglab.registration.penalties import label_penalty, landmark_penalty
 from reglab.registration.plausibility import RegistrationWarning, implausibilities
 from reglab.registration.pyramid import downsample, gaussian_pyramid, pyramid_size, refine_bspline
 from reglab.registration.resampling import resample_to_fixed, sample_at
+from reglab.registration.result import Registration
+from reglab.registration.stages import DEFAULT_STAGES, register_stages
 
 __all__ = ["DEFAULT_STAGES", "GRID_MODELS", "LEARNING_RATES", "MODELS", "OPTIMIZERS", "Registration",
            "RegistrationWarning", "downsample", "gaussian_pyramid", "implausibilities", "label_penalty",

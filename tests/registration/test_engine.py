@@ -9,7 +9,9 @@ import torch
 
 from reglab import io, warp
 from reglab.data import random_affine, random_deformation, random_rigid
-from reglab.registration.engine import Registration, register, register_stages
+from reglab.registration.engine import register
+from reglab.registration.result import Registration
+from reglab.registration.stages import register_stages
 from reglab.regularization import diffusion
 from reglab.transforms import Affine, BSpline, Chain, Rigid, StationaryVelocity
 from tests.registration._cases import brain, deformable_pair, mean_error
