@@ -12,7 +12,8 @@
 * :mod:`~reglab.course.grading.cases` - in the grader: each exercise's cases (expected values computed here) and
   the comparison of the student's answers; :mod:`~reglab.course.grading.codec` - answers as plain JSON data
 * :mod:`~reglab.course.grading.sandbox` - a private user, bubblewrap, cgroups where they work; killing everything
-* :mod:`~reglab.course.grading.execute` - running one submission in a fresh kernel with :class:`Limits`
+* :mod:`~reglab.course.grading.execute` - running one submission in a fresh kernel with :class:`Limits`;
+  :mod:`~reglab.course.grading.launch` - starting that kernel inside the isolation, and stopping all it started
 * :mod:`~reglab.course.grading.answers`, :mod:`~reglab.course.grading.guard` - inside that kernel: the answers to
   the grader's inputs; resource limits and the audit hook
 * :mod:`~reglab.course.grading.scoring` - one submission's grade: :func:`grade_submission`, :class:`Score`,
