@@ -169,7 +169,7 @@ def _mistake_fires(mistake, runs):
 
 def case_lines(rows, hints):
     """The report's case lines: ``rows`` ``[(line, failed)]`` in order, ``hints`` (``    → hint``) under the first
-    failed one. The checkers (:func:`run_check`) and the grader (:func:`reglab.course.grading.cases.judge`) share it,
+    failed one. The checkers (:func:`run_check`) and the grader (:func:`reglab.course.grading.judging.judge`) share it,
     so that a student reads the same report in both.
 
     Example:

@@ -9,8 +9,9 @@
   :func:`lab_exercises`, :func:`find_lab`) and the submitted notebooks in a folder (:func:`collect_submissions`)
 * :mod:`~reglab.course.grading.workspace` - what a run prepares: a private read-only copy of reglab, the cases,
   hashes of the course files
-* :mod:`~reglab.course.grading.cases` - in the grader: each exercise's cases (expected values computed here) and
-  the comparison of the student's answers; :mod:`~reglab.course.grading.codec` - answers as plain JSON data
+* :mod:`~reglab.course.grading.cases` - in the grader: each exercise's cases (expected values computed here);
+  :mod:`~reglab.course.grading.judging` - the comparison of the student's answers with them;
+  :mod:`~reglab.course.grading.codec` - answers as plain JSON data
 * :mod:`~reglab.course.grading.sandbox` - a private user, bubblewrap, cgroups where they work; killing everything
 * :mod:`~reglab.course.grading.execute` - running one submission in a fresh kernel with :class:`Limits`;
   :mod:`~reglab.course.grading.launch` - starting that kernel inside the isolation, and stopping all it started

@@ -17,10 +17,10 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reglab.course.grading import cases as _cases
 from reglab.course.grading._common import _short
 from reglab.course.grading.answers import MIME
 from reglab.course.grading.execute import Limits, _execute
+from reglab.course.grading.judging import judge
 from reglab.course.grading.submissions import notebook_lab
 
 MAX_NOTEBOOK = 64 * 1024 ** 2
@@ -108,9 +108,9 @@ def _score(exercise, result, checks, *, partial):
         return Score(0.0, points, False, f"not graded: the checker `{exercise.checker}` was not found, or it takes "
                      f"values from the notebook (the grader sends a checker's inputs itself)", "not graded")
     answers = [a if isinstance(a, dict) else {} for a in result["answers"]]
-    verdicts = [_cases.judge(visible, answers[:len(visible.cases)])]
+    verdicts = [judge(visible, answers[:len(visible.cases)])]
     if hidden is not None:
-        verdicts.append(_cases.judge(hidden, answers[len(visible.cases):len(visible.cases) + len(hidden.cases)]))
+        verdicts.append(judge(hidden, answers[len(visible.cases):len(visible.cases) + len(hidden.cases)]))
     messages = list(verdicts[0].messages)
     if hidden is not None:
         messages += ["Hidden tests:"] + verdicts[1].messages[1:]

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reglab.course import grading
-from reglab.course.grading import cases, codec
+from reglab.course.grading import cases, codec, judging
 from tests.course.grading._notebooks import ROOT, load
 
 
@@ -58,12 +58,12 @@ def test_the_grader_judges_the_answers_itself():
     from reglab import warping
 
     right = [{"answer": codec.encode(warping.warp(*case.args)), "calls": []} for case in visible.cases]
-    assert cases.judge(visible, right).passed == len(visible.cases)
+    assert judging.judge(visible, right).passed == len(visible.cases)
     zeros = [{"answer": codec.encode(torch.zeros_like(case.expected)), "calls": []} for case in visible.cases]
-    verdict = cases.judge(visible, zeros)
+    verdict = judging.judge(visible, zeros)
     assert verdict.passed == 0 and verdict.implemented
     opaque = [{"answer": {"object": "Liar"}, "calls": []} for _ in visible.cases]
-    assert cases.judge(visible, opaque).passed == 0
+    assert judging.judge(visible, opaque).passed == 0
 
 
 def test_hidden_tests_are_not_shipped_in_the_wheel():
