@@ -4,6 +4,10 @@ A notebook that is not valid JSON, not a notebook, or another lab's notebook get
 kernel is started. Otherwise an exercise scores its points when every visible and hidden case passes
 (``partial``: in proportion to the cases passed); what went wrong while running (exceptions, timeouts, blocked
 actions, a dead kernel) becomes one note each.
+
+It is a little longer than ~300 lines because it is one thing, one submission's grade, and reads top to bottom:
+the :class:`Score` and :class:`Report` it returns, an exercise's points from its verdicts (:func:`_score`), the
+notes of the run (:func:`_grade_results`), then :func:`grade_submission`, which reads, executes and scores.
 """
 
 import difflib
