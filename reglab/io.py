@@ -21,6 +21,10 @@ move points to the same places as reglab does; the tests check it with
 SimpleITK's ``TransformPoint`` and ``Resample``.
 
 Lab 01 ("How to transform images") uses this module for voxel vs physical space.
+
+It is longer than ~300 lines because it is one thing, the edge where millimetres enter and leave: the
+:class:`Geometry` both halves use, then images (read, write), then transforms (to ITK and back). It reads top to
+bottom in that order; the transforms half needs the Geometry's matrices, so it stays beside them.
 """
 
 import os
