@@ -12,6 +12,10 @@ What it does, in order (each step stops with one clear line when something is wr
 
 The warped image and labels are made from the written ``transform.h5`` (:mod:`reglab.cli.resample`), so
 they are what any ITK-based tool makes of it. Lab 05 shows the same steps in Python.
+
+It is a little longer than ~300 lines because it is one thing, this command: its parser and help, then
+:func:`run_register` doing the four steps above top to bottom, then the small input and result helpers it calls
+(the checks themselves live in the modules named above).
 """
 
 import argparse
