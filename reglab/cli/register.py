@@ -6,8 +6,10 @@ What it does, in order (each step stops with one clear line when something is wr
    folder beside it (:mod:`reglab.cli.outputs`);
 2. files read and checked (:mod:`reglab.cli.inputs`): 4D series, truncated files, constant images, physical
    overlap and extents, masks and labels on other grids (resampled through their geometry);
-3. free space checked, then :func:`reglab.registration.register` runs stage by stage (``--transform
-   affine+bspline``) on intensities rescaled to [0, 1], one progress bar per stage, kept as a one-line record;
+3. free space checked, then :func:`reglab.registration.register` runs stage by stage (the engine's
+   :data:`~reglab.registration.DEFAULT_STAGES`, or ``--transform affine+bspline``; :mod:`reglab.cli.stages`) on
+   the files' own intensities (the engine leaves padding out and rescales them), one progress bar per stage,
+   kept as a one-line record; the engine's warnings about an implausible result are printed in the summary;
 4. everything written into the staging folder and read back, then moved into ``--out`` at once.
 
 The warped image and labels are made from the written ``transform.h5`` (:mod:`reglab.cli.resample`), so
@@ -33,8 +35,8 @@ from reglab.cli.inputs import check_overlap, describe, index_to_physical, parse_
     read_labels, read_sitk, same_grid, warn
 from reglab.cli.outputs import OutputFolder
 from reglab.cli.resample import identity, resample_intensities, resample_labels
-from reglab.cli.stages import run_stages, stage_options
-from reglab.cli.summary import before, label_metrics, metrics_of, print_summary, warn_implausible
+from reglab.cli.stages import parse_iterations, run_stages, stage_options
+from reglab.cli.summary import before, label_metrics, metrics_of, print_summary, scaled
 
 OUTPUTS = ("warped.nii.gz", "displacement.nii.gz", "transform.h5", "overlay.png", "metrics.json")
 """What ``reglab register`` always writes into ``--out``."""
@@ -54,19 +56,27 @@ Register MOVING onto FIXED and write into DIR:
   transform.h5          the ITK transform (SimpleITK, 3D Slicer, ANTs, elastix tools read it); it moves
                         fixed physical points to moving physical points; `reglab apply` applies it
   overlay.png           fixed (green) / moving (magenta) before and after registration
-  metrics.json          similarity before/after, % folding, time per stage; with --fixed-labels too,
-                        Dice per label and HD95 in mm before and after
+  metrics.json          similarity before/after, % folding, time per stage, warnings; with --fixed-labels
+                        too, Dice per label and HD95 in mm before and after
 
 The outputs appear together or not at all: they are written into a hidden folder beside DIR and moved
 into place when all are complete (Ctrl-C, an error or a full disk leave DIR as it was; exit code 130
 after Ctrl-C). Images may be in any format SimpleITK reads (NIfTI, NRRD, MHA, DICOM folder, PNG, ...)
 and on different grids: they register in physical space. Without FIXED and MOVING, the demo registers
-an embedded brain slice to a moved, deformed T2-like copy and also writes fixed.nii.gz and moving.nii.gz.
+an embedded brain slice to a moved, deformed T2-like copy and also writes fixed.nii.gz and moving.nii.gz;
+two contrasts, so the demo runs with --similarity mi unless another is given.
 
-Defaults suit a typical brain MRI pair: affine then B-spline (control points every 10 mm), Mattes-like
-mutual information (within and across contrasts), bending energy with weight 100, a 3-level pyramid,
-Adam. Registration runs on intensities rescaled to [0, 1] (0.5th to 99.5th percentile); the outputs
-keep the files' own values.
+Without --transform, the engine's default stages run (reglab.registration.DEFAULT_STAGES, tuned on real
+inter-subject brain MRI of one contrast): affine by global NCC, then a stationary velocity field
+(diffeomorphic: no folding) by local NCC in 5-voxel windows with diffusion regularization, weight 1; a
+3-level pyramid with 60, 30 and 0 iterations (the finest level takes the field upsampled), Adam. An option
+given replaces that setting in every stage it applies to: use --similarity mi for two contrasts (T1 and
+T2). With --transform, the stages named run with mi, bending_energy (weight 100), 100 iterations per level
+unless given. The similarity counts only the scanned region (repeated-edge padding is left out) and sees
+intensities outside [0, 1] rescaled to [0, 1] (0.5th to 99.5th percentile); the similarity in the summary
+and metrics.json is the last stage's, computed on those [0, 1] intensities. The outputs keep the files'
+own values. The summary prints the engine's warnings (an affine scale far from 1, folding, a similarity
+that got worse), one "warning:" line each.
 """
 
 
@@ -84,23 +94,29 @@ def add_register_parser(subparsers):
                         help="a label map of the moving image (any grid): warped into warped_labels.nii.gz")
     parser.add_argument("--fixed-labels", metavar="FILE",
                         help="a label map of the fixed image: Dice and HD95 per label before and after")
-    parser.add_argument("--transform", default="affine+bspline", metavar="MODELS",
+    parser.add_argument("--transform", default=None, metavar="MODELS",
                         help="the model, or stages joined by '+', from rigid, affine, local_affine, bspline, dense, "
-                             "svf (default: %(default)s)")
-    parser.add_argument("--similarity", default="mi",
-                        help="ssd, mse, ncc, local_ncc, mi, nmi, ngf, mind_ssd, mind_ssc (default: %(default)s; "
-                             "use ncc or mse for two images of the same contrast)")
-    parser.add_argument("--regularization", default="bending_energy",
+                             "svf (default: the engine's stages, affine then svf)")
+    parser.add_argument("--similarity", default=None,
+                        help="ssd, mse, ncc, local_ncc, mi, nmi, ngf, mind_ssd, mind_ssc (default: each default "
+                             "stage's own, ncc for affine and local_ncc for svf; mi with --transform). For two "
+                             "images of the same contrast use local_ncc (global ncc suits an affine stage alone); "
+                             "for different contrasts mi")
+    parser.add_argument("--regularization", default=None,
                         help="for the deformable stage: diffusion, elastic, bending_energy, curvature, "
-                             "folding_penalty, or none (default: %(default)s)")
+                             "folding_penalty, or none (default: diffusion for the default svf stage; "
+                             "bending_energy with --transform)")
     parser.add_argument("--weight", type=float, default=None,
-                        help="regularization weight λ (default: 100 for bending_energy and curvature, 1 otherwise)")
+                        help="regularization weight λ (default: 1 for the default svf stage; with --transform 100 "
+                             "for bending_energy and curvature, 1 otherwise)")
     parser.add_argument("--grid-spacing", type=float, default=10.0, metavar="MM",
                         help="B-spline control point spacing in mm, rounded to whole voxels of the fixed image "
                              "per axis (default: %(default)s)")
-    parser.add_argument("--levels", type=int, default=3, help="pyramid levels (default: %(default)s)")
-    parser.add_argument("--iterations", type=int, default=100,
-                        help="iterations per level and stage (default: %(default)s)")
+    parser.add_argument("--levels", type=int, default=None, help="pyramid levels (default: 3)")
+    parser.add_argument("--iterations", default=None, metavar="N[,N...]",
+                        help="iterations per level and stage: one number for every level, or one per level, "
+                             "coarsest first, e.g. 60,30,0 (default: each default stage's own, 60,30,0; 100 with "
+                             "--transform)")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs", "gd"),
                         help="optimizer (default: %(default)s)")
     parser.add_argument("--fixed-mask", metavar="FILE",
@@ -122,6 +138,8 @@ def run_register(args):
     _check_options(args)
     device = parse_device(args.device)
     demo = args.fixed is None
+    if demo and args.similarity is None:
+        args.similarity = "mi"                         # the demo's T2-like moving image: two contrasts
     names = (*OUTPUTS, *((LABEL_OUTPUT,) if args.moving_labels else ()), *(DEMO_OUTPUTS if demo else ()))
     with OutputFolder(args.out, (*names, *(() if args.moving_labels else (LABEL_OUTPUT,))), force=args.force) as out:
         fixed_image, moving_image, truth = _demo() if demo else (read_intensities(args.fixed, "fixed"),
@@ -135,15 +153,17 @@ def run_register(args):
         fixed_labels = _fixed_labels(args.fixed_labels, fixed_image)
         if fixed_labels is not None and moving_labels is None:
             raise CommandError("--fixed-labels needs --moving-labels (the labels to compare them with).")
-        stages, control_mm = stage_options(args, fixed_image)
+        stages, levels, control_mm = stage_options(args, fixed_image)
         out.check_space(_bytes_needed(fixed_image, stages, moving_labels, demo))
 
         fixed, moving = _tensor_image(fixed_image, device), _tensor_image(moving_image, device)
         result, times = run_stages(fixed, moving, stages, dict(
-            similarity=args.similarity, levels=args.levels, iterations=args.iterations, optimizer=args.optimizer,
-            fixed_mask=None if mask is None else mask.to(device)), show=not args.quiet)
+            levels=levels, optimizer=args.optimizer, fixed_mask=None if mask is None else mask.to(device)),
+            show=not args.quiet)
         transform = result.to_itk()
-        metrics = metrics_of(args, fixed, moving, mask, result, times, control_mm)
+        shown = [scaled(image) for image in (fixed, moving)]                # the [0, 1] images the similarity sees
+        warped = result.apply(shown[1])
+        metrics = metrics_of(args, stages, *shown, warped, mask, result, times, control_mm)
         if fixed_labels is not None:
             metrics["labels"] = label_metrics(fixed_labels, moving_labels, transform, fixed_image)
 
@@ -152,7 +172,7 @@ def run_register(args):
             out.write_image(LABEL_OUTPUT, resample_labels(moving_labels, transform, fixed_image))
         out.write_image("displacement.nii.gz", _displacement_field(transform, fixed_image))
         out.write_transform("transform.h5", transform, _check_points(fixed_image))
-        out.write("overlay.png", lambda path: _overlay_png(path, fixed.data, before(fixed, moving), result.warped),
+        out.write("overlay.png", lambda path: _overlay_png(path, shown[0].data, before(*shown), warped),
                   _check_png)
         if demo:
             out.write_image("fixed.nii.gz", fixed_image)
@@ -163,9 +183,11 @@ def run_register(args):
     if out.interrupted:
         print(f"reglab register: interrupted after the outputs were complete in {out.destination}", file=sys.stderr)
         return 130
-    warn_implausible(metrics)
-    if not args.quiet:
-        print_summary(Path(args.out), names, metrics, result, truth, fixed)
+    if args.quiet:
+        for message in metrics["warnings"]:
+            warn(message)
+    else:
+        print_summary(Path(args.out), names, metrics, result, truth, shown[0])
     return 0
 
 
@@ -178,12 +200,12 @@ def _check_options(args):
         raise CommandError("give both FIXED and MOVING, or neither (for the demo).")
     if args.fixed is None and (args.moving_labels or args.fixed_labels or args.fixed_mask):
         raise CommandError("the demo takes no labels or mask; give FIXED and MOVING too.")
-    if args.similarity not in MEASURES:
+    if args.similarity is not None and args.similarity not in MEASURES:
         raise CommandError(f"unknown --similarity {args.similarity!r}; choose from {', '.join(MEASURES)}.")
-    if args.regularization != "none" and args.regularization not in REGULARIZERS:
+    if args.regularization not in (None, "none") and args.regularization not in REGULARIZERS:
         raise CommandError(f"unknown --regularization {args.regularization!r}; choose from "
                            f"{', '.join(REGULARIZERS)} or none.")
-    names = [name.strip() for name in args.transform.split("+")]
+    names = [] if args.transform is None else [name.strip() for name in args.transform.split("+")]
     unknown = [name for name in names if name not in MODELS]
     if unknown:
         raise CommandError(f"unknown model(s) {unknown} in --transform {args.transform!r}; "
@@ -191,8 +213,10 @@ def _check_options(args):
     for option, value, low in (("--weight", args.weight, 0.0), ("--grid-spacing", args.grid_spacing, None)):
         if value is not None and not (math.isfinite(value) and (value >= 0 if low == 0 else value > 0)):
             raise CommandError(f"expected {option} to be a finite number {'>= 0' if low == 0 else '> 0'}, got {value}.")
-    if args.levels < 1 or args.iterations < 0:
-        raise CommandError(f"expected --levels >= 1 and --iterations >= 0, got {args.levels} and {args.iterations}.")
+    if args.levels is not None and args.levels < 1:
+        raise CommandError(f"expected --levels >= 1, got {args.levels}.")
+    if args.iterations is not None:
+        args.iterations = parse_iterations(args.iterations)
 
 
 def _demo():
@@ -208,22 +232,12 @@ def _demo():
 
 
 def _tensor_image(image, device):
-    """A SimpleITK image → :class:`reglab.io.Image` with intensities rescaled to [0, 1], on ``device``."""
+    """A SimpleITK image → :class:`reglab.io.Image` with the file's own intensities (float32), on ``device``."""
     from reglab import io
 
     data = torch.from_numpy(sitk.GetArrayFromImage(image).astype(np.float32))[None, None]
     geometry = io.Geometry(tuple(image.GetSpacing()[::-1]), tuple(image.GetOrigin()), tuple(image.GetDirection()))
-    return io.Image(_normalized(data).to(device), geometry)
-
-
-def _normalized(image):
-    """Intensities scaled to [0, 1] (robustly: 0.5th to 99.5th percentile) so that defaults fit every scanner."""
-    values = image.flatten()
-    sample = values[torch.linspace(0, values.numel() - 1, min(values.numel(), 1_000_000)).long()]
-    low, high = torch.quantile(sample, 0.005), torch.quantile(sample, 0.995)
-    if high <= low:
-        low, high = image.min(), image.max()
-    return ((image - low) / (high - low)).clamp(0, 1)
+    return io.Image(data.to(device), geometry)
 
 
 def _mask(path, fixed_image):

@@ -1,8 +1,10 @@
-"""What ``reglab register`` measures and prints: similarity before/after, folding, Dice and HD95 per label, times.
+"""What ``reglab register`` measures and prints: similarity before/after, folding, Dice and HD95 per label, times,
+and the engine's warnings.
 
 Everything here goes into ``metrics.json`` too (for scripts); distances are in mm, HD95 ``null`` where a label
 is missing from one map. "Before" is the moving image (or labels) placed on the fixed grid through the two
-geometries only, i.e. where registration starts.
+geometries only, i.e. where registration starts. The similarity is the last stage's measure, computed on the
+intensities the engine's similarity sees (:func:`scaled`: rescaled to [0, 1] when outside it).
 """
 
 import math
@@ -11,37 +13,58 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-from reglab.cli.inputs import warn
 from reglab.cli.resample import identity, resample_labels
 
 
+def scaled(image):
+    """A :class:`reglab.io.Image` as the engine's similarity sees it (``normalize="auto"``): intensities outside
+    [0, 1] rescaled to [0, 1] (0.5th to 99.5th percentile inside the scanned region), others kept."""
+    from reglab import io
+    from reglab.registration import rescale_intensities, scanned_region
+
+    data = image.data
+    if data.min() < 0 or data.max() > 1:
+        data = rescale_intensities(data, scanned_region(data))
+    return io.Image(data, image.geometry)
+
+
 def before(fixed, moving):
-    """``(1, 1, *fixed)`` the (rescaled) moving image on the fixed grid through the geometries: the starting point."""
+    """``(1, 1, *fixed)`` the moving image on the fixed grid through the geometries: the starting point."""
     from reglab.registration import resample_to_fixed
 
     return resample_to_fixed(fixed, moving)
 
 
-def metrics_of(args, fixed, moving, mask, result, times, control_mm):
-    """The ``metrics.json`` dictionary: similarity (of the rescaled images, inside the mask) before and after,
-    % folding of the final field (Jacobian determinant <= 0), seconds per stage, the B-spline spacing in mm."""
+def metrics_of(args, stages, fixed, moving, warped, mask, result, times, control_mm):
+    """The ``metrics.json`` dictionary: the last stage's similarity (of :func:`scaled` images, inside the mask)
+    before and after, % folding of the final field (Jacobian determinant <= 0), seconds per stage, the B-spline
+    spacing in mm, the engine's warnings.
+
+    Args:
+        fixed, moving: :func:`scaled` images; ``warped`` ``(1, 1, *fixed)`` the scaled moving image through the
+            result.
+    """
     from reglab.evaluation import folding_fraction
     from reglab.similarity import HIGHER_IS_BETTER, MEASURES
 
-    measure = MEASURES[args.similarity]
+    name, options = stages[-1]["similarity"], dict(stages[-1].get("similarity_options", {}))
+    measure = MEASURES[name]
     mask = None if mask is None else mask.to(fixed.data.device, fixed.data.dtype)
     with torch.no_grad():
-        start = measure(fixed.data, before(fixed, moving), mask=mask).item()
-        end = measure(fixed.data, result.warped, mask=mask).item()
+        start = measure(fixed.data, before(fixed, moving), mask=mask, **options).item()
+        end = measure(fixed.data, warped, mask=mask, **options).item()
         folding = 100.0 * folding_fraction(result.displacement.cpu()).item()
     metrics = {
         "fixed": args.fixed and str(args.fixed),
         "moving": args.moving and str(args.moving),
-        "transform": args.transform,
-        "similarity": {"measure": args.similarity, "before": start, "after": end,
-                       "higher_is_better": HIGHER_IS_BETTER[args.similarity]},
+        "transform": "+".join(stage["transform"] for stage in stages),
+        "stages": [{key: list(value) if isinstance(value, tuple) else value for key, value in stage.items()
+                    if key != "transform_options"} for stage in stages],
+        "similarity": {"measure": name, **options, "before": start, "after": end,
+                       "higher_is_better": HIGHER_IS_BETTER[name]},
         "folding_percent": folding,
         "time_s": dict(times),
+        "warnings": list(result.warnings),
     }
     if control_mm is not None:
         metrics["bspline_control_spacing_mm"] = control_mm
@@ -72,24 +95,15 @@ def label_metrics(fixed_labels, moving_labels, transform, fixed_image):
     return table
 
 
-def warn_implausible(metrics):
-    similarity = metrics["similarity"]
-    change = similarity["after"] - similarity["before"]
-    if (change < 0) if similarity["higher_is_better"] else (change > 0):
-        warn(f"{similarity['measure']} got worse ({similarity['before']:.3f} before, {similarity['after']:.3f} "
-             "after): check the overlay and try other options.")
-    if metrics["folding_percent"] > 1.0:
-        warn(f"the field folds on {metrics['folding_percent']:.2f} % of the fixed grid; raise --weight.")
-
-
 def print_summary(out, names, metrics, result, truth, fixed):
     similarity = metrics["similarity"]
     times = metrics["time_s"]
     stages = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in times.items() if name != "total")
     print(f"time        {stages}; {times['total']:.1f} s in all (reading, checks and writing included)")
     better = "higher" if similarity["higher_is_better"] else "lower"
+    window = f", window {similarity['window']}" if "window" in similarity else ""
     print(f"{similarity['measure']:<11} {similarity['before']:.3f} before, {similarity['after']:.3f} after "
-          f"({better} is better; on the [0, 1]-rescaled images)")
+          f"({better} is better; the last stage's measure{window}, on intensities in [0, 1] as registered)")
     print(f"folding     {metrics['folding_percent']:.3f} % of the fixed grid (Jacobian determinant <= 0)")
     if "bspline_control_spacing_mm" in metrics:
         spacing = "×".join(f"{s:g}" for s in metrics["bspline_control_spacing_mm"])
@@ -104,6 +118,8 @@ def print_summary(out, names, metrics, result, truth, fixed):
         error = (result.displacement.cpu() - truth).norm(dim=1)[inside].mean().item()
         print(f"demo        mean distance to the true displacement inside the brain {error:.2f} voxels "
               f"(before registration: {truth.norm(dim=1)[inside].mean().item():.2f})")
+    for message in metrics["warnings"]:
+        print(f"warning:    {message}")
     for index, name in enumerate(names):
         print(f"{'wrote' if index == 0 else '':<11} {out / name}")
 

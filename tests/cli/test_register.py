@@ -1,4 +1,5 @@
-"""``reglab register``: outputs read back by SimpleITK, labels, metrics, B-spline spacing in mm, progress records."""
+"""``reglab register``: outputs read back by SimpleITK, labels, metrics, the engine's default stages, B-spline spacing
+in mm, progress records, the engine's warnings."""
 
 import json
 import re
@@ -82,8 +83,8 @@ def test_bspline_spacing_is_in_mm_on_an_anisotropic_grid(tmp_path, capsys):
     sitk.WriteImage(fixed, str(paths[0]))
     sitk.WriteImage(blob_image(), str(paths[1]))
     out = tmp_path / "result"
-    assert run("register", *paths, "--out", out, "--levels", "1", "--iterations", "3", "--device", "cpu",
-               "--grid-spacing", "8") == 0
+    assert run("register", *paths, "--out", out, "--transform", "affine+bspline", "--levels", "1", "--iterations", "3",
+               "--device", "cpu", "--grid-spacing", "8") == 0
     composite = sitk.CompositeTransform(sitk.ReadTransform(str(out / "transform.h5")))
     bspline = [composite.GetNthTransform(i) for i in range(composite.GetNumberOfTransforms())
                if composite.GetNthTransform(i).GetName() == "BSplineTransform"]
@@ -94,14 +95,81 @@ def test_bspline_spacing_is_in_mm_on_an_anisotropic_grid(tmp_path, capsys):
 
 
 def test_each_stage_leaves_a_one_line_progress_record(pair, tmp_path, capsys):
-    assert run("register", *pair, "--out", tmp_path / "result", "--levels", "1", "--iterations", "4",
-               "--device", "cpu") == 0
+    assert run("register", *pair, "--out", tmp_path / "result", "--transform", "affine+bspline", "--levels", "1",
+               "--iterations", "4", "--device", "cpu") == 0
     captured = capsys.readouterr()
     for stage in ("affine", "bspline"):
         assert re.search(rf"{stage}\s*: \d+ iterations in \d\d:\d\d", captured.err), captured.err
     assert re.search(r"^time\s+affine [\d.]+ s, bspline [\d.]+ s; [\d.]+ s in all", captured.out, re.M)
-    assert re.search(r"^mi\s+[\d.]+ before, [\d.]+ after", captured.out, re.M)
+    assert re.search(r"^mi\s+[\d.]+ before, [\d.]+ after", captured.out, re.M)       # --transform: mi as before
     assert re.search(r"^folding\s+[\d.]+ % of the fixed grid", captured.out, re.M)
+
+
+def test_default_run_is_the_engines_stages(pair, tmp_path, capsys):
+    from reglab.registration import DEFAULT_STAGES
+
+    out = tmp_path / "result"
+    assert run("register", *pair, "--out", out, "--iterations", "6,4,0", "--device", "cpu") == 0
+    captured = capsys.readouterr()
+    for stage in ("affine", "svf"):
+        assert re.search(rf"{stage}\s*: \d+ iterations in \d\d:\d\d", captured.err), captured.err
+    assert re.search(r"^time\s+affine [\d.]+ s, svf [\d.]+ s; [\d.]+ s in all", captured.out, re.M)
+    assert re.search(r"^local_ncc\s+-?[\d.]+ before, [\d.]+ after .*window 5", captured.out, re.M)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["transform"] == "affine+svf" and set(metrics["time_s"]) == {"affine", "svf", "total"}
+    for used, engine in zip(metrics["stages"], DEFAULT_STAGES):          # each stage's own options, iterations given
+        assert used == {**engine, "iterations": [6, 4, 0]}
+    assert metrics["similarity"]["after"] > metrics["similarity"]["before"]
+    # transform.h5 is a composite (affine, then a displacement field) that SimpleITK reads and resamples with
+    # to exactly warped.nii.gz, which holds the moving file's own intensities (0 … 1000)
+    composite = sitk.CompositeTransform(sitk.ReadTransform(str(out / "transform.h5")))
+    kinds = sorted(composite.GetNthTransform(i).GetName() for i in range(composite.GetNumberOfTransforms()))
+    assert kinds == ["AffineTransform", "DisplacementFieldTransform"], kinds
+    fixed, moving = sitk.ReadImage(str(pair[0])), sitk.ReadImage(str(pair[1]))
+    resampled = sitk.GetArrayFromImage(sitk.Resample(moving, fixed, composite, sitk.sitkLinear, 0.0, sitk.sitkFloat32))
+    warped = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "warped.nii.gz")))
+    assert warped.max() > 900 and np.abs(resampled - warped).max() < 1e-3
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--levels", "2"], "the affine stage's default 60,30,0 has 3 levels' iterations, --levels is 2; give --iterations"),
+    (["--iterations", "5,3"], "--iterations 5,3 has 2 levels' iterations, --levels is 3"),
+    (["--iterations", "5,x"], "expected --iterations as a whole number >= 0 or one per level"),
+    (["--iterations", "-1"], "expected --iterations as a whole number >= 0"),
+])
+def test_iterations_per_level_must_match_the_levels(options, message, pair, tmp_path, capsys):
+    assert run("register", *pair, "--out", tmp_path / "out", "--quiet", "--device", "cpu", *options) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and message in error, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_stage_option_replaces_it_in_every_default_stage(pair, tmp_path):
+    out = tmp_path / "result"
+    assert run("register", *pair, "--out", out, "--similarity", "mi", "--weight", "2", "--levels", "2",
+               "--iterations", "3,2", "--quiet", "--device", "cpu") == 0
+    stages = json.loads((out / "metrics.json").read_text())["stages"]
+    assert [s["similarity"] for s in stages] == ["mi", "mi"] and "similarity_options" not in stages[1]
+    assert stages[1]["regularization"] == "diffusion" and stages[1]["weight"] == 2.0
+    assert [s["iterations"] for s in stages] == [[3, 2], [3, 2]]
+
+
+def test_engine_warnings_are_printed_once(pair, tmp_path, capsys, monkeypatch, recwarn):
+    from reglab.registration import plausibility
+
+    monkeypatch.setattr(plausibility, "MAX_SCALE", 1.0)               # any fitted affine map now looks implausible
+    out = tmp_path / "result"
+    assert run("register", *pair, "--out", out, "--transform", "affine", "--similarity", "ncc", "--levels", "1",
+               "--iterations", "20", "--device", "cpu") == 0
+    printed = capsys.readouterr()
+    lines = [line for line in printed.out.splitlines() if line.startswith("warning:")]
+    assert len(lines) == 1 and re.match(r"warning:\s+stage 0 \(affine\): the affine part scales by", lines[0]), lines
+    assert "warning" not in printed.err and not [w for w in recwarn if "register()" in str(w.message)]
+    assert json.loads((out / "metrics.json").read_text())["warnings"] == [lines[0].split(None, 1)[1]]
+    assert run("register", *pair, "--out", out, "--force", "--transform", "affine", "--similarity", "ncc",
+               "--levels", "1", "--iterations", "20", "--device", "cpu", "--quiet") == 0
+    printed = capsys.readouterr()
+    assert printed.out == "" and re.fullmatch(r"reglab: warning: stage 0 \(affine\): the affine part [^\n]*\n", printed.err)
 
 
 def test_never_overwrites_without_force(pair, labels, tmp_path, capsys):
@@ -181,6 +249,8 @@ def test_help_and_subcommand_table(capsys):
     text = capsys.readouterr().out
     assert "usage: reglab register" in text and "--force" in text and "transform.h5" in text
     assert "--moving-labels" in text and "spacing in mm" in text
+    text = " ".join(text.split())
+    assert "same contrast use local_ncc" in text and "DEFAULT_STAGES" in text and "60, 30 and 0 iterations" in text
     assert main([]) == 2
 
 
