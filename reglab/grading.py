@@ -4,14 +4,11 @@
 
 import sys
 
-from reglab.course.grading import (ALLOWED_PROGRAMS, COURSE, MIME, Exercise, Limits, Report, Score, add_grade_arguments,
-                                   add_grade_parser, class_summary, collect_submissions, feedback_text, find_lab, grade,
-                                   grade_submission, lab_exercises, main, notebook_lab, relative_name, run_grade,
-                                   write_tables)
+from reglab.course import grading as _grading
+from reglab.course.grading import *  # noqa: F401,F403  (the same names, the same objects)
+from reglab.course.grading import main
 
-__all__ = ["ALLOWED_PROGRAMS", "COURSE", "MIME", "Exercise", "Limits", "Report", "Score", "add_grade_arguments",
-           "add_grade_parser", "class_summary", "collect_submissions", "feedback_text", "find_lab", "grade",
-           "grade_submission", "lab_exercises", "main", "notebook_lab", "relative_name", "run_grade", "write_tables"]
+__all__ = list(_grading.__all__)
 
 if __name__ == "__main__":
     sys.exit(main())
