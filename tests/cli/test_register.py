@@ -132,7 +132,8 @@ def test_default_run_is_the_engines_stages(pair, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--levels", "2"], "the affine stage's default 60,30,0 has 3 levels' iterations, --levels is 2; give --iterations"),
+    (["--levels", "2"], "the affine stage's default 60,30,0 has 3 levels' iterations, --levels is 2; give "
+                        "--iterations"),
     (["--iterations", "5,3"], "--iterations 5,3 has 2 levels' iterations, --levels is 3"),
     (["--iterations", "5,x"], "expected --iterations as a whole number >= 0 or one per level"),
     (["--iterations", "-1"], "expected --iterations as a whole number >= 0"),
@@ -169,7 +170,8 @@ def test_engine_warnings_are_printed_once(pair, tmp_path, capsys, monkeypatch, r
     assert run("register", *pair, "--out", out, "--force", "--transform", "affine", "--similarity", "ncc",
                "--levels", "1", "--iterations", "20", "--device", "cpu", "--quiet") == 0
     printed = capsys.readouterr()
-    assert printed.out == "" and re.fullmatch(r"reglab: warning: stage 0 \(affine\): the affine part [^\n]*\n", printed.err)
+    assert printed.out == ""
+    assert re.fullmatch(r"reglab: warning: stage 0 \(affine\): the affine part [^\n]*\n", printed.err), printed.err
 
 
 def test_never_overwrites_without_force(pair, labels, tmp_path, capsys):
