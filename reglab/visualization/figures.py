@@ -188,6 +188,8 @@ def compare_view(fixed, moving, warped=None, *, mode="overlay", stage="after", a
         >>> f, m = torch.rand(1, 1, 8, 8), torch.rand(1, 1, 8, 8)
         >>> compare_view(f, m, m, mode="checkerboard", stage="before", tile=2)[0].get_title()
         'before: checkerboard (2-voxel tiles)'
+        >>> compare_view(f, m, m, mode="difference", stage="after")[0].get_title()
+        'after: fixed − warped'
     """
     if mode not in MODES or stage not in ("before", "after"):
         raise ValueError(f"compare_view(): expected `mode` in {MODES} and `stage` in ('before', 'after'), "
@@ -205,6 +207,7 @@ def compare_view(fixed, moving, warped=None, *, mode="overlay", stage="after", a
         checkerboard(fixed, other, tile=tile, ax=ax, **slicing)
     else:
         difference(fixed, other, ax=ax, **slicing)
+        ax.set_title("fixed − moving" if stage == "before" else "fixed − warped")
     ax.set_title(f"{stage}: {ax.get_title()}")
     return np.asarray([ax])
 

@@ -144,7 +144,7 @@ def redrawn(driver, figure_of, before, what):
             return None
         now = pixels(image)
         return [now] if now.shape != before.shape or np.abs(now - before).max() > 0.05 else None
-    return wait_for(changed, 30, f"the figure to redraw after {what}")[0]
+    return wait_for(changed, 90, f"the figure to redraw after {what}")[0]
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
