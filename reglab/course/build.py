@@ -230,7 +230,7 @@ def execute(path, *, timeout=600):
     path = Path(path)
     notebook = nbformat.read(path, as_version=4)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
-    from reglab.course.kernel import patient                        # polls for replies in slices (issue 18)
+    from reglab.course.kernel import patient                        # polls for replies in slices
 
     patient(NotebookClient)(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}}).execute()

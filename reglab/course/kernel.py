@@ -1,6 +1,6 @@
 """Headless notebook execution that never waits a whole cell timeout for a reply that has already arrived.
 
-The symptom (issue 18): executing a lab with nbclient, the cell after a widget cell sometimes starts exactly
+The symptom: executing a lab with nbclient, the cell after a widget cell sometimes starts exactly
 ``timeout`` seconds (600 s) after the widget cell *started*, although the kernel answered within a second: the
 widget cell's ``shell.execute_reply`` is stamped by the kernel 1 s after its start, and the next cell's
 ``iopub.execute_input`` 600 s after. The kernel was idle; the client was waiting. nbclient waits for the reply

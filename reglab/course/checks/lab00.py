@@ -294,7 +294,7 @@ def check_objective(student):
 check_objective.mistakes = OBJECTIVE_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions: predict and interpret (issue 18)
+# ---------------------------------------------------------------- Questions: predict and interpret
 
 from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
 

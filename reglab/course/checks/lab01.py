@@ -267,7 +267,7 @@ def check_index_to_physical(index_to_physical):
 check_index_to_physical.mistakes = INDEX_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions: predict and debug (issue 18)
+# ---------------------------------------------------------------- Questions: predict and debug
 
 from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
 

@@ -200,7 +200,7 @@ def check_ffd_at_point(ffd_at_point):
 check_ffd_at_point.mistakes = FFD_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions: tune and interpret (issue 18)
+# ---------------------------------------------------------------- Questions: tune and interpret
 
 import functools  # noqa: E402
 

@@ -236,7 +236,7 @@ def _unit_gradient(image, eps):
     return gradient / (gradient.pow(2).sum(0) + eps**2).sqrt()
 
 
-# ---------------------------------------------------------------- Questions: predict and debug (issue 18)
+# ---------------------------------------------------------------- Questions: predict and debug
 
 from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
 

@@ -233,7 +233,7 @@ def check_jacobian_2d(student):
 check_jacobian_2d.mistakes = JACOBIAN_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions: tune, interpret, predict (issue 18)
+# ---------------------------------------------------------------- Questions: tune, interpret, predict
 
 from reglab.course.checks import questions  # noqa: E402  (kept with the question checkers it serves)
 

@@ -266,7 +266,7 @@ def check_downsample(student):
 check_downsample.mistakes = DOWNSAMPLE_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+# ---------------------------------------------------------------- Questions predict, interpret, tune, debug
 
 
 def check_landscape_question(student):

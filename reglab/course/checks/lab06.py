@@ -204,7 +204,7 @@ def check_discriminator_loss(discriminator_loss):
 check_discriminator_loss.mistakes = DISCRIMINATOR_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+# ---------------------------------------------------------------- Questions predict, interpret, tune, debug
 
 
 def check_contrast_prediction(student):

@@ -234,7 +234,7 @@ def check_dice_before_after(dice_before_after):
 check_dice_before_after.mistakes = DICE_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+# ---------------------------------------------------------------- Questions predict, interpret, tune, debug
 
 
 def check_inverse_consistency_question(student):

@@ -318,7 +318,7 @@ def check_tre(tre):
 check_tre.mistakes = TRE_MISTAKES
 
 
-# ---------------------------------------------------------------- Questions (issue 18): predict, interpret, tune, debug
+# ---------------------------------------------------------------- Questions predict, interpret, tune, debug
 
 
 def check_fre_prediction(student):

@@ -71,7 +71,7 @@ def _client_class():
         """nbclient with a cap on the output and a record of the cells that timed out.
 
         It polls the kernel's shell and iopub channels in slices (:func:`reglab.course.kernel.patient`): a lost
-        pyzmq wake-up would otherwise count as a whole cell timeout (issue 18), which the grader reports as the
+        pyzmq wake-up would otherwise count as a whole cell timeout, which the grader reports as the
         student's cell timing out and interrupts.
         """
 
