@@ -141,7 +141,8 @@ def test_ctrl_c_at_each_phase_leaves_out_complete_or_untouched(phase, existing, 
     options.append("100000" if phase == "registering" else "5")
     before = snapshot(out)
     child = subprocess.Popen([sys.executable, "-c", CHILD, phase, *options], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+                             stderr=subprocess.PIPE, encoding="utf-8", errors="replace",
+                             env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         assert child.stdout.readline().strip() == phase
         time.sleep(1.0 if phase == "registering" else 0.2)              # well inside the phase

@@ -257,6 +257,6 @@ def test_help_and_subcommand_table(capsys):
 
 
 def test_module_runs_as_a_program():
-    done = subprocess.run([sys.executable, "-m", "reglab.cli", "register", "--help"], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-m", "reglab.cli", "register", "--help"], capture_output=True,
+                          encoding="utf-8", errors="replace", timeout=120)
     assert done.returncode == 0 and "FIXED" in done.stdout.upper()
