@@ -45,9 +45,16 @@ def free_port():
 
 
 def wait_for(condition, timeout, what):
+    """Poll ``condition`` until it returns something true; an element replaced while we look at it (the figure is
+    redrawn between finding its <img> and reading its pixels) is a reason to look again, not a failure."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        value = condition()
+        try:
+            value = condition()
+        except StaleElementReferenceException:
+            value = None
         if value:
             return value
         time.sleep(0.25)
@@ -170,7 +177,12 @@ def test_widgets_redraw_when_a_slider_moves(lab, name):
             figure = wait_for(figure_of, 30, f"{name}: widget {number}'s figure")
             shown = cell.find_elements(By.CSS_SELECTOR, ".jp-Cell-outputWrapper img")
             assert len(shown) == 1, f"{name}: widget {number}'s cell shows {len(shown)} figures, expected exactly 1"
-            before = pixels(figure)
+
+            def drawn():
+                image = figure_of()
+                return [pixels(image)] if image is not None else None
+
+            before = wait_for(drawn, 30, f"{name}: widget {number}'s pixels")[0]
             modes = [b for b in widget.find_elements(By.CSS_SELECTOR, ".widget-toggle-button")
                      if b.text.strip() == "checkerboard"]
             if modes:                                          # the viewer: its tile slider works in this mode only
