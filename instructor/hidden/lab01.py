@@ -8,16 +8,13 @@ arguments, the identity and pure translations). Keep the names equal to the visi
 checker without a hidden one is fine.
 """
 
-import importlib
-import importlib.util
 import math
-import types
 
 import torch
 
 from reglab import fields, grid, warping
-from reglab.course.checks import core
 from reglab.course.checks.core import Case, run_check
+from reglab.course.checks.reseeded import reseeded_checks
 from reglab.io import Geometry
 
 
@@ -116,37 +113,5 @@ def check_index_to_physical(index_to_physical):
     return run_check("Exercise 1.5 — index to physical (hidden tests)", index_to_physical, cases)
 
 
-class _Generator(torch.Generator):
-    def manual_seed(self, seed):
-        return super().manual_seed(seed + 100_003)
-
-
-class _Torch(types.ModuleType):
-    """``torch`` for the checker's copy: the same, but its generators draw other numbers."""
-
-    Generator = _Generator
-
-    def __getattr__(self, name):
-        return getattr(torch, name)
-
-
-def _reseeded(checker, student):
-    """Run the visible ``checker`` on a private copy of its module, with other seeds and a hidden title."""
-    path = core.__file__.replace("core.py", "lab01.py")
-    spec = importlib.util.spec_from_file_location("_reglab_hidden_copy_lab01", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.torch = _Torch("torch")
-
-    def hidden(exercise, function, cases, **options):
-        return run_check(f"{exercise} (hidden tests)", function, cases, **options)
-
-    module.run_check = hidden
-    return getattr(module, checker)(student)
-
-
-def __getattr__(name):
-    """An exercise without hand-written hidden cases (a question added later) gets the visible kinds reseeded."""
-    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab01"), name):
-        return lambda student: _reseeded(name, student)
-    raise AttributeError(name)
+__getattr__ = reseeded_checks("01", 100_003, globals())
+"""An exercise without hand-written hidden cases (a question added later) gets the visible kinds reseeded."""

@@ -1,20 +1,13 @@
 """Hidden tests for Lab 06 — Learning-based registration (instructors only; not shipped in labs/ or the package).
 
-``reglab grade --lab 06`` records each function here in the grader's process, like the visible checker of the
-same name in ``reglab.course.checks.lab06``, and sends only the cases' inputs to the student's kernel; the
-expected values stay in the grader. These cases are the visible checker's own kinds (sizes, batches, 2D and 3D,
-the same typical mistakes and hints) drawn with **other random seeds**, so an answer tuned to the visible cases'
-numbers does not pass them. Add hand-written edge cases the way ``lab01.py`` does; keep the names equal to the
-visible checkers'.
+``reglab grade --lab 06`` records each hidden check in the grader's process and sends only the cases' inputs to the
+student's kernel; the expected values stay in the grader. The checks are the visible checkers of
+``reglab.course.checks.lab06`` with other random seeds (:mod:`reglab.course.checks.reseeded`). Add hand-written edge
+cases the way ``lab01.py`` does, as functions named like the visible checkers.
 """
 
-import importlib.util
-import types
-
-import torch
-
-from reglab.course.checks import core
-from reglab.course.checks.core import run_check
+from reglab.course.checks.core import run_check  # noqa: F401  (reglab grade swaps it to record the cases)
+from reglab.course.checks.reseeded import reseeded_checks
 
 OFFSET = 100_003
 """Added to every seed the visible checker uses."""
@@ -22,75 +15,4 @@ OFFSET = 100_003
 FORBID = {}
 """Extra reglab functions an exercise asks to write (``module:qualname``), beyond the checkers' ``forbid``."""
 
-
-class _Generator(torch.Generator):
-    def manual_seed(self, seed):
-        return super().manual_seed(seed + OFFSET)
-
-
-class _Torch(types.ModuleType):
-    """``torch`` for the checker's copy: the same, but its generators draw other numbers."""
-
-    Generator = _Generator
-
-    def __getattr__(self, name):
-        return getattr(torch, name)
-
-
-def _reseeded(checker, student):
-    """Run the visible ``checker`` on a private copy of its module, with other seeds and a hidden title."""
-    path = core.__file__.replace("core.py", "lab06.py")
-    spec = importlib.util.spec_from_file_location("_reglab_hidden_copy_lab06", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.torch = _Torch("torch")
-
-    def hidden(exercise, function, cases, **options):
-        return run_check(f"{exercise} (hidden tests)", function, cases, **options)
-
-    module.run_check = hidden
-    return getattr(module, checker)(student)
-
-
-def check_spatial_transformer(student):
-    """spatial transformer: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_spatial_transformer", student)
-
-
-def check_supervised_loss(student):
-    """supervised loss: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_supervised_loss", student)
-
-
-def check_unsupervised_loss(student):
-    """unsupervised loss: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_unsupervised_loss", student)
-
-
-def check_discriminator_loss(student):
-    """discriminator loss: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_discriminator_loss", student)
-
-
-def check_contrast_prediction(student):
-    """contrast prediction: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_contrast_prediction", student)
-
-
-def check_weak_supervision_bug(student):
-    """weak supervision bug: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_weak_supervision_bug", student)
-
-
-def check_hypermorph_tuning(student):
-    """hypermorph tuning: the visible cases' kinds, drawn with other seeds."""
-    return _reseeded("check_hypermorph_tuning", student)
-
-
-def __getattr__(name):
-    """An exercise added to the visible checkers later gets the same reseeded hidden cases."""
-    import importlib
-
-    if name.startswith("check_") and hasattr(importlib.import_module("reglab.course.checks.lab06"), name):
-        return lambda student: _reseeded(name, student)
-    raise AttributeError(name)
+__getattr__ = reseeded_checks("06", OFFSET, globals())

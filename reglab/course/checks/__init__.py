@@ -2,6 +2,8 @@
 
 * :mod:`~reglab.course.checks.core` - the framework: :class:`Case`, :func:`run_check` (✓/✗ per case), :func:`same`
 * :mod:`~reglab.course.checks.contract` - the checks of one answer: values, forbidden calls, inputs, gradients
+* :mod:`~reglab.course.checks.questions` - the checkers of question exercises (a letter, a choice, a number in a range)
+* :mod:`~reglab.course.checks.reseeded` - hidden tests drawn like the visible ones, with other seeds (for the grader)
 * :mod:`~reglab.course.checks.lab00` - Lab 00, why unsupervised learning and what registration needs
 * :mod:`~reglab.course.checks.lab01` - Lab 01, how to transform images
 * :mod:`~reglab.course.checks.lab02` - Lab 02, transformation models

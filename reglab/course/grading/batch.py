@@ -75,8 +75,8 @@ def grade(submissions, *, lab, out, workers=1, limits=Limits(), course=COURSE, h
     hidden_file = hidden / f"lab{lab}.py"
     hidden_source = hidden_file.read_text(encoding="utf-8") if hidden_file.exists() else ""
     checkers = Path(checks) if checks is not None else Path(core.__file__).parent
-    watched = [checkers / "__init__.py", checkers / "core.py", checkers / "contract.py", checkers / f"lab{lab}.py",
-               hidden_file]
+    watched = [checkers / name for name in ("__init__.py", "core.py", "contract.py", "questions.py", "reseeded.py",
+                                            f"lab{lab}.py")] + [hidden_file]
     before = digest(watched)
     root = Path(submissions)
     found = find_submissions(root, reference.name, exclude=[out])
