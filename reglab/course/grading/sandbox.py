@@ -113,10 +113,12 @@ def _cgroup_parents():
 
 
 def _private_user_runs_python(uid):
-    """True when a process of ``uid`` can start this Python (not so when it lives in a 0700 home such as /root)."""
+    """True when a process of ``uid`` can start this Python and import the kernel from its site-packages (not so
+    when either lives in a 0700 folder: a home such as /root, or a ``mktemp -d`` checkout holding the venv)."""
     try:
         done = subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--inh-caps=-all",
-                               "--bounding-set=-all", "--no-new-privs", sys.executable, "-c", "import encodings, json"],
+                               "--bounding-set=-all", "--no-new-privs", sys.executable, "-c",
+                               "import encodings, json, ipykernel"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20, check=False, cwd="/",
                               env={"PATH": "/usr/bin:/bin"})
         return done.returncode == 0
@@ -127,8 +129,9 @@ def _private_user_runs_python(uid):
 def detect(*, use_bwrap=True, use_cgroup=True):
     """The :class:`Isolation` this machine offers (tries each mechanism once).
 
-    Without bubblewrap a private user must be able to read this Python where it is installed; when it cannot
-    (a Python under ``/root``), kernels run as the grader's user instead.
+    Without bubblewrap a private user must be able to read this Python and its site-packages where they are
+    installed; when it cannot (a Python under ``/root``, a venv in a 0700 folder), kernels run as the grader's user
+    instead.
     """
     root = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("setpriv") is not None
     bwrap = shutil.which("bwrap") if use_bwrap and sys.platform.startswith("linux") else None
