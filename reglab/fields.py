@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from reglab.grid import ALIGN_CORNERS, identity_grid, to_grid_sample
+from reglab.grid import ALIGN_CORNERS, _reversed_grid_parts, identity_grid, to_grid_sample
 from reglab.validation import (all_finite, broadcast_batch, check_displacement, check_number, check_same_dtype,
                                check_size, check_tensor)
 
@@ -164,9 +164,18 @@ def integrate_velocity(velocity, *, steps=7):
     check_displacement("integrate_velocity", "velocity", velocity)
     check_number("integrate_velocity", "steps", steps, integer=True, minimum=0)
     displacement = velocity / 2**steps
+    if steps == 0:
+        return displacement
+    # Each squaring is compose(u, u) = u + u(x + u(x)). grid_sample wants x + u(x) normalized, axes reversed,
+    # channels last: with u's channels reversed once here, that grid is one addcmul and a view (no stack per step);
+    # grid_sample treats channels independently, so the sampled field keeps the reversed order.
+    identity, scale = _reversed_grid_parts(velocity.shape[2:], device=velocity.device, dtype=velocity.dtype)
+    reversed_u = displacement.flip(1)                                        # (B, ndim, *spatial), channels (x, y[, z])
     for _ in range(steps):
-        displacement = displacement + _sample_field(displacement, displacement)
-    return displacement
+        grid = torch.addcmul(identity, reversed_u, scale).movedim(1, -1)     # (B, *spatial, ndim), a view
+        sampled = F.grid_sample(reversed_u, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
+        reversed_u = reversed_u + sampled
+    return reversed_u.flip(1)
 
 
 def resize_displacement(displacement, size):

@@ -141,6 +141,45 @@ def to_grid_sample(coordinates, size, *, relative=False):
     return torch.stack(normalized[::-1], dim=-1)                       # reversed axes, channels last
 
 
+def _reversed_grid_parts(size, *, device=None, dtype=torch.float32):
+    """:func:`to_grid_sample` split in two parts, for loops that sample at ``x + u(x)`` again and again.
+
+    With the displacement's channels reversed once, ``u_r = u.flip(1)``, the grid
+    of ``to_grid_sample(u, size, relative=True)`` is one operation and a view:
+    ``torch.addcmul(identity, u_r, scale).movedim(1, -1)``, the same numbers,
+    without a stack into channels last at every step. Scaling and squaring
+    (:func:`reglab.fields.integrate_velocity`) uses it.
+
+    Args:
+        size: spatial shape ``(H, W)`` or ``(D, H, W)`` of the image to be sampled.
+        device, dtype: of the results.
+
+    Returns:
+        ``(identity, scale)``: ``identity`` ``(1, ndim, *size)`` holds, in channel ``k``,
+        the normalized coordinate of axis ``ndim - 1 - k`` (``2 x / (n - 1) - 1``);
+        ``scale`` ``(1, ndim, 1, ...)`` holds ``2 / (n - 1)`` of the same axis (normalized units per voxel).
+
+    Example:
+        >>> identity, scale = _reversed_grid_parts((3, 5))
+        >>> u = torch.rand(1, 2, 3, 5)
+        >>> grid = torch.addcmul(identity, u.flip(1), scale).movedim(1, -1)
+        >>> torch.allclose(grid, to_grid_sample(u, (3, 5), relative=True))
+        True
+    """
+    ndim = len(size)
+    lines, scales = [], []
+    for axis in reversed(range(ndim)):                              # (x, y[, z]) = reversed axis order
+        scale = 2.0 / max(size[axis] - 1, 1)                        # the numbers of to_grid_sample
+        shift = -1.0 if size[axis] > 1 else 0.0
+        line = torch.arange(size[axis], device=device, dtype=dtype) * scale + shift
+        shape = [1] * ndim
+        shape[axis] = -1
+        lines.append(line.view(shape).expand(*size))                # broadcast along the other axes
+        scales.append(scale)
+    identity = torch.stack(lines)[None]                             # (1, ndim, *size)
+    scale = torch.tensor(scales, device=device, dtype=dtype).reshape(1, ndim, *[1] * ndim)
+    return identity, scale
+
 def splat(image, displacement, *, normalize=False, eps=1e-6):
     """Forward (push) warping: send every voxel ``x`` of ``image`` to ``x + u(x)``.
 

@@ -102,6 +102,27 @@ def test_scaling_and_squaring_inverse_is_the_negative_velocity(size, device):
     assert torch.allclose(integrate_velocity(constant), constant, atol=1e-5)
 
 
+@pytest.mark.parametrize("size", [(24, 28), (20, 22, 18), (1, 9, 7)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_scaling_and_squaring_is_compose_of_the_field_with_itself(size, dtype, device):
+    """The loop runs on reversed channels (a faster grid); it must give the numbers of u <- compose(u, u)."""
+    v = 4 * torch.randn(2, len(size), *size, device=device, dtype=dtype)   # large enough to reach the border
+    u = v / 2**5
+    for _ in range(5):
+        u = compose(u, u)
+    result = integrate_velocity(v, steps=5)
+    assert result.dtype == dtype and result.shape == v.shape
+    tolerance = 1e-5 if dtype == torch.float32 else 1e-12
+    assert torch.allclose(result, u, rtol=0, atol=tolerance * u.abs().max().item())
+    # and the same gradients: d(sum of squares)/dv through both loops
+    a, b = v.clone().requires_grad_(), v.clone().requires_grad_()
+    integrate_velocity(a, steps=5).square().sum().backward()
+    w = b / 2**5
+    for _ in range(5):
+        w = compose(w, w)
+    w.square().sum().backward()
+    assert torch.allclose(a.grad, b.grad, rtol=0, atol=100 * tolerance * b.grad.abs().max().item())
+
 def test_scaling_and_squaring_of_a_rotation_generator_is_a_rotation(device):
     """v(x) = θ·J(x − c) integrates to the rotation by θ about c (exact in the continuum)."""
     n, theta = 41, 0.3
