@@ -22,13 +22,15 @@ from reglab.validation import check_choice, check_displacement, check_number, ch
 STENCILS = ("central", "forward", "backward")
 
 
-def _derivatives(displacement, stencil):
-    """Finite differences ``∂u/∂x_j`` along every axis ``j``: a list of ``ndim`` tensors ``(B, ndim, *spatial)``.
+def _differences(displacement, stencil):
+    """Differences ``u(x + e_j) - u(x - e_j)`` (central) or one-sided along every axis ``j``: ``ndim`` tensors.
+
+    Each is ``(B, ndim, *spatial)``.
 
     The field is first padded by repeating its border values (ITK's zero-flux
     Neumann condition), so at the first and last voxel a central difference is
-    half the one-sided difference, and a forward (backward) difference is 0 at
-    the last (first) voxel.
+    the one-sided difference, and a forward (backward) difference is 0 at the
+    last (first) voxel. A central difference spans 2 voxels: halve it for ``∂u/∂x_j``.
     """
     ndim = displacement.shape[1]
     padded = F.pad(displacement, (1, 1) * ndim, mode="replicate")                     # (B, ndim, *(spatial + 2))
@@ -43,8 +45,18 @@ def _derivatives(displacement, stencil):
         elif stencil == "backward":
             result.append(displacement - shifted(-1))
         else:
-            result.append((shifted(1) - shifted(-1)).mul_(0.5))
+            result.append(shifted(1) - shifted(-1))
     return result
+
+
+def _derivatives(displacement, stencil):
+    """Finite differences ``∂u/∂x_j`` along every axis ``j``: a list of ``ndim`` tensors ``(B, ndim, *spatial)``.
+
+    :func:`_differences`, the central ones halved; at the first and last voxel a
+    central difference is thus half the one-sided difference.
+    """
+    differences = _differences(displacement, stencil)
+    return [d.mul_(0.5) for d in differences] if stencil == "central" else differences
 
 
 def jacobian_matrix(displacement, *, spacing=None, stencil="central"):
@@ -89,12 +101,37 @@ def _jacobian(fn, displacement, spacing, stencil):
 
 
 def _determinant(m):
-    """Determinant of a 2 x 2 or 3 x 3 matrix given as nested lists of tensors, written out."""
+    """Determinant of a 2 x 2 or 3 x 3 matrix given as nested lists of tensors, written out (cofactors of row 0).
+
+    ``addcmul`` (``a + value · b · c``) fuses each product into the sum: 9 passes
+    over the voxels in 3D instead of 17, and fewer temporary tensors.
+    """
     if len(m) == 2:
-        return m[0][0] * m[1][1] - m[0][1] * m[1][0]
-    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1])
-            - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
-            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+        return torch.addcmul(m[0][0] * m[1][1], m[0][1], m[1][0], value=-1)
+    minors = [(m[1][1] * m[2][2]).addcmul_(m[1][2], m[2][1], value=-1),               # m11 m22 - m12 m21
+              (m[1][0] * m[2][2]).addcmul_(m[1][2], m[2][0], value=-1),               # m10 m22 - m12 m20
+              (m[1][0] * m[2][1]).addcmul_(m[1][1], m[2][0], value=-1)]               # m10 m21 - m11 m20
+    return (m[0][0] * minors[0]).addcmul_(m[0][1], minors[1], value=-1).addcmul_(m[0][2], minors[2])
+
+
+def _determinant_field(fn, displacement, stencil):
+    """``det(I + ∇u)`` at every voxel ``(B, *spatial)``, errors named after ``fn``.
+
+    With the central stencil the differences ``D = 2 ∇u`` are not halved first:
+    ``det(I + D / 2) = det(2 I + D) / 2^ndim``, and scaling by a power of 2 is
+    exact in floating point, so halving first would only cost two passes per entry.
+    (The fused products of :func:`_determinant` may round once where the plain
+    formula rounds twice: the last bit can differ from it.)
+    """
+    ndim = check_displacement(fn, "displacement", displacement)
+    check_choice(fn, "stencil", stencil, STENCILS)
+    step = 2 if stencil == "central" else 1                                            # voxels a difference spans
+    differences = _differences(displacement, stencil)                                 # [j] -> (B, ndim, *spatial)
+    m = [[differences[j][:, i] for j in range(ndim)] for i in range(ndim)]           # m[i][j] = step · ∂y_i/∂x_j
+    for i in range(ndim):
+        m[i][i].add_(step)
+    determinant = _determinant(m)
+    return determinant if step == 1 else determinant.mul_(1 / step**ndim)
 
 
 def jacobian_determinant(displacement, *, spacing=None, stencil="central"):
@@ -138,7 +175,7 @@ def jacobian_determinant(displacement, *, spacing=None, stencil="central"):
 
     Lab 08. References: the lecture's ``J(y(x))``; SimpleITK ``DisplacementFieldJacobianDeterminantFilter``.
     """
-    determinant = _determinant(_jacobian("jacobian_determinant", displacement, None, stencil))
+    determinant = _determinant_field("jacobian_determinant", displacement, stencil)
     if spacing is not None:                                                           # validated; J does not depend on it
         check_spacing("jacobian_determinant", spacing, displacement.shape[1], displacement)
     return determinant
@@ -161,7 +198,7 @@ def folding_fraction(displacement, *, stencil="central"):
 
     Lab 08.
     """
-    determinant = _determinant(_jacobian("folding_fraction", displacement, None, stencil))
+    determinant = _determinant_field("folding_fraction", displacement, stencil)
     return (determinant <= 0).flatten(1).float().mean(dim=1).to(displacement.dtype)
 
 
@@ -196,7 +233,7 @@ def sdlogj(displacement, *, stencil="central", eps=1e-9):
     if not 0 < eps < 1:
         raise ValueError(f"sdlogj(): expected `eps` between 0 and 1 (the clipping bounds eps, 1/eps), got {eps!r}.")
     precise = displacement.float() if displacement.dtype in (torch.float16, torch.bfloat16) else displacement
-    determinant = _determinant(_jacobian("sdlogj", precise, None, stencil))
+    determinant = _determinant_field("sdlogj", precise, stencil)
     logj = determinant.clamp(eps, 1 / eps).log().flatten(1)
     return logj.std(dim=1, correction=0).to(displacement.dtype)
 

@@ -158,3 +158,18 @@ def test_sdlogj_in_float16_is_the_float32_value(device):
 def test_jacobian_determinant_checks_the_field_before_the_spacing(device):
     with pytest.raises(TypeError, match=r"jacobian_determinant\(\): expected `displacement` to be a torch.Tensor"):
         ev.jacobian_determinant([[0.0]], spacing=(1.0, 1.0))
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+@pytest.mark.parametrize("stencil", ev.STENCILS)
+def test_determinant_equals_linalg_det_of_the_matrix(ndim, stencil, device):
+    """jacobian_determinant (unhalved differences, fused products) == torch.linalg.det of jacobian_matrix, and its
+    gradient == the gradient of that reference."""
+    u = smooth_field(ndim, SIZES[ndim], device, amplitude=3.0, batch=2).requires_grad_()
+    determinant = ev.jacobian_determinant(u, stencil=stencil)
+    expected = torch.linalg.det(ev.jacobian_matrix(u, stencil=stencil).movedim((1, 2), (-2, -1)))
+    torch.testing.assert_close(determinant, expected, rtol=0, atol=1e-12)
+    weights = torch.randn(determinant.shape, dtype=determinant.dtype, device=device)
+    gradient, = torch.autograd.grad((determinant * weights).sum(), u)
+    expected_gradient, = torch.autograd.grad((expected * weights).sum(), u)
+    torch.testing.assert_close(gradient, expected_gradient, rtol=0, atol=1e-10)
