@@ -107,7 +107,7 @@ def add_register_parser(subparsers):
                              "folding_penalty, or none (default: diffusion for the default svf stage; "
                              "bending_energy with --transform)")
     parser.add_argument("--weight", type=float, default=None,
-                        help="regularization weight λ (default: 1 for the default svf stage; with --transform 100 "
+                        help="regularization weight λ (default: 0.5 for the default svf stage; with --transform 100 "
                              "for bending_energy and curvature, 1 otherwise)")
     parser.add_argument("--grid-spacing", type=float, default=10.0, metavar="MM",
                         help="B-spline control point spacing in mm, rounded to whole voxels of the fixed image "
@@ -115,7 +115,7 @@ def add_register_parser(subparsers):
     parser.add_argument("--levels", type=int, default=None, help="pyramid levels (default: 3)")
     parser.add_argument("--iterations", default=None, metavar="N[,N...]",
                         help="iterations per level and stage: one number for every level, or one per level, "
-                             "coarsest first, e.g. 60,30,0 (default: each default stage's own, 60,30,0; 100 with "
+                             "coarsest first, e.g. 60,30,0 (default: each default stage's own: 40,20,0 and 40,20,10; 100 with "
                              "--transform)")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs", "gd"),
                         help="optimizer (default: %(default)s)")

@@ -42,12 +42,14 @@ from reglab.registration.level import LEARNING_RATES, OPTIMIZERS, _run_level
 from reglab.registration.intensities import rescale_intensities, scanned_region
 from reglab.registration.models import GRID_MODELS, _level_model, _model
 from reglab.registration.plausibility import RegistrationWarning, implausibilities
+from reglab.registration.region import CROPPABLE, crop, extend_model, region_box
 from reglab.registration.pyramid import downsample, gaussian_pyramid, refine_bspline
 from reglab.registration.resampling import _map_points, _prepare, _sample
 from reglab.registration.result import Registration
 from reglab.regularization import REGULARIZERS
 from reglab.similarity import MEASURES, loss
 from reglab.transforms import BSpline, Chain
+from reglab.transforms.base import LinearTransform
 from reglab.validation import check_choice
 from reglab.warping import warp
 
@@ -146,16 +148,19 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
     if fixed.shape[0] != moving.shape[0] and 1 not in (fixed.shape[0], moving.shape[0]):
         raise ValueError(f"register(): expected `fixed` and `moving` with the same batch size (or one of them 1), "
                          f"got {fixed.shape[0]} and {moving.shape[0]}.")
-    size, batch = tuple(fixed.shape[2:]), max(fixed.shape[0], moving.shape[0])
+    full_size, batch = tuple(fixed.shape[2:]), max(fixed.shape[0], moving.shape[0])
     fixed = fixed.expand(batch, *fixed.shape[1:])            # one fixed image for a batch of moving images
+    box = region_box(fixed_mask, moving_mask) if transform in CROPPABLE and penalty is None else None
+    if initial is not None:                                  # a copy: the caller's model keeps its dtype and device
+        initial = copy.deepcopy(initial).to(fixed).requires_grad_(False)
+    start_field = None if initial is None or box is None else crop(initial().detach(), box)
+    size = tuple(crop(fixed, box).shape[2:])                 # the region's box (or the whole grid)
     model = _model(transform, size, batch, dict(transform_options or {}), fixed)    # the images' dtype and device
     if smoothing and not isinstance(model, GRID_MODELS):
         raise ValueError(f"register(): `smoothing` needs a dense or svf model, got {type(model).__name__}.")
     if optimizer == "lbfgs" and smoothing:
         raise ValueError("register(): `smoothing` changes the parameters between steps, which breaks L-BFGS; "
                          "use optimizer='adam' or 'gd'.")
-    if initial is not None:                                  # a copy: the caller's model keeps its dtype and device
-        initial = copy.deepcopy(initial).to(fixed).requires_grad_(False)
     refine = isinstance(transform, str) and transform == "bspline" and levels > 1
     if refine:
         spacing = model.spacing
@@ -169,7 +174,8 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
         image = objective[index]
         if normalize is True or (normalize == "auto" and (image.min() < 0 or image.max() > 1)):
             objective[index] = rescale_intensities(image, mask if mask is None else mask > 0.5)
-    images = [gaussian_pyramid(image, levels) for image in objective]
+    images = [gaussian_pyramid(crop(image, box), levels) for image in objective]
+    region_masks = [crop(fixed_mask, box), crop(moving_mask, box)]
     history = {key: [] for key in ("total", "similarity", "regularization", "penalty", "level", "stage")}
     learning_rate = LEARNING_RATES[optimizer] if learning_rate is None else float(learning_rate)
     bar = _progress_bar(sum(iterations), progress)
@@ -179,8 +185,8 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
         if refine and level > 0:
             model = refine_bspline(model)
         model = _level_model(model, level_size)
-        masks = [None if m is None else downsample(m, level_size) for m in (fixed_mask, moving_mask)]
-        start = None if initial is None else initial(level_size).detach()
+        masks = [None if m is None else downsample(m, level_size) for m in region_masks]
+        start = _start(initial, start_field, size, level_size)
         terms = _objective(fixed_level, moving_level, masks, start, size, similarity, dict(similarity_options or {}),
                            regularize, dict(regularization_options or {}), weight, penalty, penalty_weight)
         parametric = not isinstance(model, GRID_MODELS) and optimizer != "lbfgs"
@@ -193,11 +199,36 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
             history["stage"].append(0)
     if bar is not None:
         bar.close()
-    model = model.requires_grad_(False)
+    model = model.requires_grad_(False) if box is None else extend_model(model, box, full_size)
     previous = [] if initial is None else list(initial.transforms) if isinstance(initial, Chain) else [initial]
     result = Chain(*previous, model) if previous else model
     result = _finish(result, moving, resampling, geometry, history)
     return _checked(result, objective, (fixed_mask, moving_mask), initial, similarity, dict(similarity_options or {}))
+
+
+def _start(initial, start_field, size, level_size):
+    """The earlier stages on a level's grid: ``(displacement, A)``, with ``A`` ``(B, ndim, ndim)`` the linear part
+    in the level's voxels when every earlier stage is linear (rigid, affine), else None; ``(None, None)`` without.
+
+    ``start_field`` is the earlier stages' displacement on the region's box (None: evaluate the model on the
+    level, whose grid covers the model's whole grid ``size``).
+    """
+    if initial is None:
+        return None, None
+    if start_field is None:
+        field = initial(level_size).detach()
+    elif tuple(start_field.shape[2:]) == tuple(level_size):
+        field = start_field
+    else:
+        field = resize_displacement(start_field, level_size)
+    parts = list(initial.transforms) if isinstance(initial, Chain) else [initial]
+    if not all(isinstance(part, LinearTransform) for part in parts):
+        return field, None
+    linear = parts[0].matrix()[:, :, :-1]
+    for part in parts[1:]:                                    # y1(y2(x)): A = A1 A2
+        linear = linear @ part.matrix()[:, :, :-1]
+    scale = field.new_tensor([(n - 1) / max(m - 1, 1) for n, m in zip(size, level_size)])   # voxels per level voxel
+    return field, (linear.to(field.dtype) * scale / scale[:, None]).detach()
 
 
 def _check_precision(name, image):
@@ -220,13 +251,21 @@ def _objective(fixed, moving, masks, start, full_size, similarity, similarity_op
                regularization_options, weight, penalty, penalty_weight):
     """The function ``u_model → (total, C, R, P)`` of one level."""
     fixed_mask, moving_mask = masks
+    start_field, start_linear = start
+    if moving_mask is not None:                              # warped together: one interpolation, not two
+        batch = max(moving.shape[0], moving_mask.shape[0])
+        moving = torch.cat([moving.expand(batch, *moving.shape[1:]), moving_mask.expand(batch, -1, *moving.shape[2:])], 1)
 
     def terms(u_model):
-        u = u_model if start is None else compose(start, u_model)
+        u = u_model
+        if start_linear is not None:                         # compose(start, u) = start + A u for a linear start
+            u = start_field + (start_linear @ u_model.flatten(2)).reshape(u_model.shape)
+        elif start_field is not None:
+            u = compose(start_field, u_model)
         warped = warp(moving, u)
         mask = fixed_mask
         if moving_mask is not None:
-            warped_mask = warp(moving_mask, u)
+            warped, warped_mask = warped[:, :-1], warped[:, -1:]
             mask = warped_mask if mask is None else mask * warped_mask
         c = loss(similarity, fixed, warped, mask=mask, **similarity_options)
         total = c

@@ -132,7 +132,7 @@ def test_default_run_is_the_engines_stages(pair, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--levels", "2"], "the affine stage's default 60,30,0 has 3 levels' iterations, --levels is 2; give "
+    (["--levels", "2"], "the affine stage's default 40,20,0 has 3 levels' iterations, --levels is 2; give "
                         "--iterations"),
     (["--iterations", "5,3"], "--iterations 5,3 has 2 levels' iterations, --levels is 3"),
     (["--iterations", "5,x"], "expected --iterations as a whole number >= 0 or one per level"),
