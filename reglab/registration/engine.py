@@ -97,7 +97,9 @@ def register(fixed, moving, *, transform="affine", similarity="ncc", regularizat
             (e.g. ``{"spacing": 8}`` for a B-spline), the measure (``{"bins": 32}``) and the regularizer.
         foreground: ``"auto"``: count only voxels inside each image's :func:`scanned_region` (the box left when
             repeated-edge padding is removed; the moving box is warped along), together with the masks;
-            None: every voxel.
+            None: every voxel. Whenever both images have a region (found or given), a rigid, affine, dense or SVF
+            model is optimised on the box that holds both (:mod:`reglab.registration.region`: the voxels outside
+            count for nothing) and returned on the whole fixed grid.
         normalize: True: map each image's 0.5th … 99.5th intensity percentile (inside its region) to [0, 1]
             for the similarity (:func:`rescale_intensities`), for scans of any type and range; ``"auto"``: only
             the images with values outside [0, 1] (images already in [0, 1] are used as they are); False: never.
