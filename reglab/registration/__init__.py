@@ -22,6 +22,8 @@ file                 holds                                                      
                      fixed grid through the two geometries; :func:`sample_at`
 ``intensities.py``   real scans: :func:`scanned_region` (padding), :func:`rescale_          05
                      intensities` (any type and range to [0, 1])
+``region.py``        the region's box (:func:`region_box`, :func:`crop`): optimise where   05
+                     voxels count; :func:`extend_model` back to the whole grid
 ``plausibility.py``  :class:`RegistrationWarning` and :func:`implausibilities` (affine     05
                      scale, folding, a similarity that got worse)
 ===================  ===================================================================  ======
@@ -41,10 +43,11 @@ from reglab.registration.penalties import label_penalty, landmark_penalty
 from reglab.registration.plausibility import RegistrationWarning, implausibilities
 from reglab.registration.pyramid import downsample, gaussian_pyramid, pyramid_size, refine_bspline
 from reglab.registration.resampling import resample_to_fixed, sample_at
+from reglab.registration.region import crop, extend_model, region_box
 from reglab.registration.result import Registration
 from reglab.registration.stages import DEFAULT_STAGES, register_stages
 
 __all__ = ["DEFAULT_STAGES", "GRID_MODELS", "LEARNING_RATES", "MODELS", "OPTIMIZERS", "Registration",
-           "RegistrationWarning", "downsample", "gaussian_pyramid", "implausibilities", "label_penalty",
-           "landmark_penalty", "pyramid_size", "refine_bspline", "register", "register_stages", "resample_to_fixed",
+           "RegistrationWarning", "crop", "downsample", "extend_model", "gaussian_pyramid", "implausibilities", "label_penalty",
+           "landmark_penalty", "pyramid_size", "refine_bspline", "region_box", "register", "register_stages", "resample_to_fixed",
            "rescale_intensities", "sample_at", "scanned_region"]
