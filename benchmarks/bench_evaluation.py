@@ -5,6 +5,7 @@ Run::
     python benchmarks/bench_evaluation.py --threads 2                    # CPU, every case
     python benchmarks/bench_evaluation.py --threads 2 --only "35 labels" # the cases whose title contains this
     python benchmarks/bench_evaluation.py --device <name> --repeats 5    # e.g. the name PyTorch gives a GPU
+    python benchmarks/bench_evaluation.py --only HD95 --peers surface    # reglab and only the peers named so
 
 Cases (as issue 7 asks):
 
@@ -93,9 +94,12 @@ def _peak(fn, device):
     return max(peak[0] - baseline, 0) / 2**20
 
 
-def compare(functions, device, repeats):
+def compare(functions, device, repeats, peers=()):
     """``{name: (median seconds, peak MiB, result)}``; the repeats of all functions are interleaved,
-    so that a busy machine slows them alike."""
+    so that a busy machine slows them alike. With ``peers`` only reglab and the implementations whose
+    name contains one of them run."""
+    functions = {name: fn for name, fn in functions.items()
+                 if name.startswith("reglab") or not peers or any(p in name for p in peers)}
     results = {name: fn() for name, fn in functions.items()}             # warm up, keep the values
     times = {name: [] for name in functions}
     for _ in range(repeats):
@@ -226,6 +230,8 @@ def main():
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--only", default="", help="run only the cases whose title contains this text")
+    parser.add_argument("--peers", default="", help="comma-separated: run only the peers whose name contains one "
+                        "(e.g. 'surface,np.gradient' leaves out the slow MONAI and SciPy EDT); default all")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -235,6 +241,7 @@ def main():
     print(f"torch {torch.__version__}, device {device}, {torch.get_num_threads()} threads, "
           + ", ".join(f"{k} {'installed' if v else 'not installed (skipped)'}" for k, v in installed.items())
           + f"; median of {args.repeats} interleaved runs")
+    peers = [p for p in args.peers.split(",") if p]
     wanted = lambda title: args.only in title                                        # noqa: E731
 
     # HD95, two 3D masks: far apart (before registration) and close (after)
@@ -251,7 +258,7 @@ def main():
             functions["MONAI compute_hausdorff_distance"] = lambda: hd95_monai(fixed.long(), moving.long(), spacing, 1)
         if on_cpu:
             functions["SciPy EDT"] = lambda: hd95_scipy_edt(fixed_np, moving_np, spacing, [True])
-        table(title, compare(functions, device, args.repeats))
+        table(title, compare(functions, device, args.repeats, peers))
 
     # Dice, one binary mask
     title = "Dice, one binary mask 128 x 128 x 128 (bool)"
@@ -267,7 +274,7 @@ def main():
             if surface_distance:
                 functions["surface-distance dice"] = lambda: surface_distance.compute_dice_coefficient(fixed_np,
                                                                                                        moving_np)
-        table(title, compare(functions, device, args.repeats))
+        table(title, compare(functions, device, args.repeats, peers))
 
     # HD95 and Dice, 35 labels
     fixed_np, moving_np = label_pair((96, 112, 96))
@@ -284,7 +291,7 @@ def main():
             if surface_distance:
                 functions["surface-distance robust_hausdorff"] = lambda: hd95_surface_distance(
                     fixed_np, moving_np, (1, 1, 1), labels)
-        table(title, compare(functions, device, args.repeats))
+        table(title, compare(functions, device, args.repeats, peers))
 
     title = "Dice, 35-label map 96 x 112 x 96 (mean over labels)"
     if wanted(title):
@@ -294,7 +301,7 @@ def main():
         if compute_dice:
             functions["MONAI compute_dice (one-hot)"] = lambda: compute_dice(one_hot(moving, 35), one_hot(fixed, 35),
                                                                              include_background=False)[0]
-        table(title, compare(functions, device, args.repeats))
+        table(title, compare(functions, device, args.repeats, peers))
 
     # Jacobian determinant
     title = "Jacobian determinant, field 3 x 160 x 192 x 224 (mean J; borders differ)"
@@ -308,7 +315,7 @@ def main():
                      "plain torch.gradient": lambda: jacobian_plain(u)}
         if on_cpu:
             functions["np.gradient (voxelmorph)"] = lambda: jacobian_numpy(u_np)
-        table(title, compare(functions, device, args.repeats))
+        table(title, compare(functions, device, args.repeats, peers))
 
 if __name__ == "__main__":
     main()

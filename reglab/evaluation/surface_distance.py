@@ -4,7 +4,8 @@ The lecture's ``HD = max(h(F, M), h(M, F))`` and ``HD95`` (the maximum of the
 two directed 95th percentiles) (§7), and the average symmetric surface
 distance. Boundaries are :func:`surface_voxels` (face connectivity); the
 nearest-boundary search is a k-d tree on the CPU and ``torch.cdist`` on other
-devices (:func:`_nearest_distances`). Without ``spacing=`` (mm, axis order)
+devices (:func:`_nearest_distances`), one search for all labels at once
+(:func:`_nearest_same_label`). Without ``spacing=`` (mm, axis order)
 distances are in voxels. Every per-label measure returns ``(B, L)``.
 
 Lab 08 ("Evaluation") teaches this module; Lab 00 draws :func:`surface_voxels`.
@@ -55,25 +56,20 @@ def surface_voxels(labels):
     return edge
 
 
-def _surface_indices(labels):
-    """Per sample: the boundary voxels' linear indices ``(K,)`` sorted by label (raster order within one) and their labels."""
-    edge = surface_voxels(labels).flatten(1)                                           # (B, N)
-    flat = labels.flatten(1)
+def _surface_points(fixed, moving):
+    """Per sample, for ``fixed`` and ``moving``: the boundary voxels' coordinates ``(K, ndim)`` and labels ``(K,)``.
+
+    Sorted by label, raster order within one. The boundaries of both maps are
+    found in one call of :func:`surface_voxels` (fewer, larger operations).
+    """
+    both = torch.cat([fixed, moving])                                                 # (2B, 1, *spatial)
+    edge = surface_voxels(both)[:, 0]                                                  # (2B, *spatial)
     result = []
-    for sample in range(labels.shape[0]):
-        index = edge[sample].nonzero()[:, 0]                                           # raster order
-        values, order = flat[sample, index].long().sort(stable=True)
-        result.append((index[order], values))
-    return result
-
-
-def _positions(index, size, spacing):
-    """Linear voxel indices ``(K,)`` -> positions ``(K, ndim)`` in mm."""
-    coordinates = []
-    for n in reversed(size):
-        coordinates.append(index % n)
-        index = index // n
-    return torch.stack(coordinates[::-1], dim=1).to(spacing.dtype) * spacing
+    for sample in range(len(both)):
+        coordinates = edge[sample].nonzero()                                           # (K, ndim), raster order
+        values, order = both[sample, 0][coordinates.unbind(1)].long().sort(stable=True)
+        result.append((coordinates[order], values))
+    return list(zip(result[:len(fixed)], result[len(fixed):]))
 
 
 def _nearest_distances(points, targets, *, method=None):
@@ -91,8 +87,9 @@ def _nearest_distances(points, targets, *, method=None):
     """
     method = method or ("kdtree" if points.device.type == "cpu" else "cdist")
     if method == "kdtree":
-        tree = cKDTree(targets.double().numpy(), leafsize=32, balanced_tree=False, compact_nodes=False)
-        distances, _ = tree.query(points.double().numpy(), k=1, workers=torch.get_num_threads())
+        tree = cKDTree(np.asarray(targets.numpy(), dtype=np.float64), leafsize=32, balanced_tree=False,
+                       compact_nodes=False)
+        distances, _ = tree.query(np.asarray(points.numpy(), dtype=np.float64), k=1, workers=torch.get_num_threads())
         return torch.from_numpy(np.asarray(distances)).to(points.dtype)
     rows = max(1, 2**24 // max(targets.shape[0], 1))
     parts = [torch.cdist(block[None], targets[None], compute_mode="donot_use_mm_for_euclid_dist")[0].amin(dim=1)
@@ -100,31 +97,45 @@ def _nearest_distances(points, targets, *, method=None):
     return torch.cat(parts)
 
 
-def _directed(points, targets, size, spacing):
-    """Distances (mm) from boundary voxels ``points`` to the nearest of ``targets`` (sorted linear indices).
+def _nearest_same_label(points, point_labels, targets, target_labels, *, method=None):
+    """Distance from every point ``(P, ndim)`` to the nearest target ``(T, ndim)`` **of its own label**: ``(P,)``.
 
-    Voxels on both boundaries are at distance 0 without a search.
+    Both sets are sorted by label (``point_labels`` ``(P,)``, ``target_labels``
+    ``(T,)``) and hold the same labels. On the CPU one k-d tree serves all labels:
+    the label times a gap longer than any distance in the grid is one more
+    coordinate, so the nearest target always has the point's label, and its
+    distance is the spatial one exactly (the label coordinates cancel to 0).
+    One tree and one query replace one per label. On other devices
+    ``torch.cdist`` compares each label's points with its own targets only.
     """
-    distances = torch.zeros(len(points), device=points.device, dtype=spacing.dtype)
-    position = torch.searchsorted(targets, points).clamp(max=len(targets) - 1)
-    elsewhere = targets[position] != points
-    if elsewhere.any():
-        distances[elsewhere] = _nearest_distances(_positions(points[elsewhere], size, spacing),
-                                                  _positions(targets, size, spacing))
-    return distances
+    method = method or ("kdtree" if points.device.type == "cpu" else "cdist")
+    if not len(points):
+        return points.new_zeros(0)
+    if method == "kdtree":                                                             # NumPy arrays, as SciPy needs
+        p, t = points.numpy().astype(np.float64), targets.numpy().astype(np.float64)
+        gap = 1 + 2 * float(np.ptp(np.concatenate([p, t]), axis=0).sum())            # > any distance between them
+        return _nearest_distances(torch.from_numpy(np.column_stack([p, point_labels.numpy() * gap])),
+                                  torch.from_numpy(np.column_stack([t, target_labels.numpy() * gap])),
+                                  method="kdtree").to(points.dtype)
+    point_counts = torch.unique_consecutive(point_labels, return_counts=True)[1].tolist()
+    target_counts = torch.unique_consecutive(target_labels, return_counts=True)[1].tolist()
+    return torch.cat([_nearest_distances(a, b, method="cdist")
+                      for a, b in zip(points.split(point_counts), targets.split(target_counts))])
 
 
-def _directed_distances(fn, fixed, moving, labels, spacing, empty):
-    """For every sample and label the two directed surface-distance sets in mm.
+def _directed_distances(fn, fixed, moving, labels, spacing):
+    """The two directed surface-distance sets in mm of every sample, all labels at once.
 
-    Returns a nested list ``[sample][label]``: a pair ``(d(∂F → ∂M), d(∂M → ∂F))``
-    of 1-D tensors, or a number where a surface is missing: ``empty`` when the
-    label is in neither map, ``inf`` when it is in only one. Every label present
-    has boundary voxels, so the labels are found among the boundary voxels alone.
+    Returns the labels compared ``chosen`` ``(L,)`` and per sample a dict with
+    ``"counts"`` ``(2, L)``, the number of boundary voxels of each label on
+    ``fixed`` and ``moving``, and two pairs ``(distances (K,), labels (K,))``:
+    ``"fixed"`` for ``d(∂F → ∂M)``, ``"moving"`` for ``d(∂M → ∂F)``, over the
+    labels on both boundaries (sorted by label). Every label present has
+    boundary voxels, so the labels are found among the boundary voxels alone.
     """
     ndim = _pair(fn, fixed, moving)
     scale = check_spacing(fn, spacing, ndim, torch.empty(0, device=fixed.device, dtype=torch.get_default_dtype()))
-    surfaces = list(zip(_surface_indices(fixed), _surface_indices(moving)))
+    surfaces = _surface_points(fixed, moving)                                          # [(fixed, moving)] per sample
     if labels is None:
         found = torch.cat([torch.unique_consecutive(v) for pair in surfaces for _, v in pair] +
                           [torch.zeros(1, dtype=torch.long, device=fixed.device)])
@@ -133,28 +144,38 @@ def _directed_distances(fn, fixed, moving, labels, spacing, empty):
         chosen = torch.as_tensor(labels, device=fixed.device).long().reshape(-1)
         if chosen.numel() and chosen.min() < 0:
             raise ValueError(f"{fn}(): expected non-negative `labels`, got {chosen.tolist()}.")
+    unique = torch.unique(chosen)                                                      # (U,) sorted
     result = []
-    for (index_f, labels_f), (index_m, labels_m) in surfaces:
-        row = []
-        for label in chosen.tolist():
-            a = index_f[torch.searchsorted(labels_f, label):torch.searchsorted(labels_f, label, right=True)]
-            b = index_m[torch.searchsorted(labels_m, label):torch.searchsorted(labels_m, label, right=True)]
-            if len(a) and len(b):
-                row.append((_directed(a, b, fixed.shape[2:], scale), _directed(b, a, fixed.shape[2:], scale)))
-            else:
-                row.append(float(empty) if len(a) == len(b) else math.inf)
-        result.append(row)
-    return result
+    for (voxels_f, labels_f), (voxels_m, labels_m) in surfaces:
+        start = torch.stack([torch.searchsorted(v, unique) for v in (labels_f, labels_m)])  # (2, U) label runs
+        count = torch.stack([torch.searchsorted(v, unique, right=True) for v in (labels_f, labels_m)]) - start
+        on_both = (count > 0).all(dim=0).tolist()                                      # labels on both boundaries
+        rows_f, rows_m = (torch.cat([torch.arange(a, a + n, device=fixed.device)
+                                     for a, n, kept in zip(first.tolist(), size.tolist(), on_both) if kept]
+                                    + [torch.zeros(0, dtype=torch.long, device=fixed.device)])
+                          for first, size in zip(start, count))                         # their runs' rows
+        kept_f, kept_m = labels_f[rows_f], labels_m[rows_m]                            # (K_f,), (K_m,) sorted
+        points_f = voxels_f[rows_f].to(scale.dtype) * scale                           # (K_f, ndim) in mm
+        points_m = voxels_m[rows_m].to(scale.dtype) * scale
+        result.append({"counts": count[:, torch.searchsorted(unique, chosen)],          # (2, L)
+                       "fixed": (_nearest_same_label(points_f, kept_f, points_m, kept_m), kept_f),   # d(∂F → ∂M)
+                       "moving": (_nearest_same_label(points_m, kept_m, points_f, kept_f), kept_m)})  # d(∂M → ∂F)
+    return chosen, result
 
 
-def _summarize(directed, summary, like):
-    """``summary(d_fm, d_mf)`` for every (sample, label) pair as a ``(B, L)`` tensor; numbers pass through."""
+def _summarize(chosen, directed, summary, empty, like):
+    """``summary(sample, chosen) -> (L,)`` for every sample as a ``(B, L)`` tensor of the default dtype.
+
+    Where a label is on one boundary only the value is ``inf``; on neither, ``empty``.
+    """
     rows = []
-    for row in directed:
-        values = [torch.tensor(entry, device=like.device) if isinstance(entry, float) else summary(*entry)
-                  for entry in row]
-        rows.append(torch.stack([v.to(like.device, torch.get_default_dtype()) for v in values]) if values
-                    else torch.zeros(0, device=like.device))
+    for sample in directed:
+        present = sample["counts"] > 0                                                 # (2, L)
+        missing = torch.where(present[0] == present[1], float(empty), math.inf)
+        values = summary(sample, chosen).to(torch.get_default_dtype())
+        rows.append(torch.where(present.all(dim=0), values, missing.to(values.dtype)))
+    if not rows:
+        return torch.zeros(0, len(chosen), device=like.device)
     return torch.stack(rows)
 
 
@@ -165,6 +186,33 @@ def _percentile(values, q):
     low = int(math.floor(position))
     high = min(low + 1, ordered.numel() - 1)
     return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+def _percentiles_by_label(values, labels, chosen, q):
+    """:func:`_percentile` of the ``values`` ``(K,)`` of each of the ``chosen`` labels ``(L,)`` at once: ``(L,)``.
+
+    One sort by value, then a stable one by label, orders the values within
+    each label's run; the runs' ends give every label's percentile by the same
+    arithmetic as :func:`_percentile`. A label without values gets NaN. The
+    values (distances) are not negative, and such floats are ordered like their
+    bits read as integers, which PyTorch sorts several times faster (a radix sort).
+    """
+    if not len(values):
+        return torch.full(chosen.shape, math.nan, dtype=values.dtype, device=values.device)
+    bits = values.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[values.element_size()])
+    order = bits.sort().indices                                                        # ascending values
+    grouped, regroup = labels[order].sort(stable=True)
+    ordered = values[order[regroup]]                                                   # ascending within each label
+    start = torch.searchsorted(grouped, chosen)
+    count = torch.searchsorted(grouped, chosen, right=True) - start                   # (L,)
+    position = (count - 1).double() * (q / 100)
+    low = position.floor()
+    high = torch.minimum(low + 1, count - 1)
+    last = len(ordered) - 1
+    at_low = ordered[(start + low.long()).clamp(0, last)]
+    at_high = ordered[(start + high.long()).clamp(0, last)]
+    value = at_low + (position - low).to(values.dtype) * (at_high - at_low)
+    return torch.where(count > 0, value, math.nan)
 
 
 def _check_percentile(fn, percentile):
@@ -214,12 +262,15 @@ def hausdorff(fixed, moving, *, labels=None, spacing=None, percentile=100, poole
 def _hausdorff(fn, fixed, moving, labels, spacing, percentile, pooled, empty):
     """:func:`hausdorff` with errors in the name of the public function ``fn``."""
     _check_percentile(fn, percentile)
-    directed = _directed_distances(fn, fixed, moving, labels, spacing, empty)
-    if pooled:
-        summary = lambda a, b: _percentile(torch.cat([a, b]), percentile)                # noqa: E731
-    else:
-        summary = lambda a, b: torch.maximum(_percentile(a, percentile), _percentile(b, percentile))  # noqa: E731
-    return _summarize(directed, summary, fixed)
+    chosen, directed = _directed_distances(fn, fixed, moving, labels, spacing)
+
+    def summary(sample, chosen):
+        (to_m, labels_f), (to_f, labels_m) = sample["fixed"], sample["moving"]
+        if pooled:
+            return _percentiles_by_label(torch.cat([to_m, to_f]), torch.cat([labels_f, labels_m]), chosen, percentile)
+        return torch.maximum(_percentiles_by_label(to_m, labels_f, chosen, percentile),
+                             _percentiles_by_label(to_f, labels_m, chosen, percentile))
+    return _summarize(chosen, directed, summary, empty, fixed)
 
 
 def hd95(fixed, moving, *, labels=None, spacing=None, pooled=False, empty=0.0):
@@ -259,6 +310,12 @@ def assd(fixed, moving, *, labels=None, spacing=None, empty=0.0):
 
     Lab 08. References: Heimann et al., IEEE TMI 2009.
     """
-    directed = _directed_distances("assd", fixed, moving, labels, spacing, empty)
-    summary = lambda a, b: (a.sum() + b.sum()) / (len(a) + len(b))                      # noqa: E731
-    return _summarize(directed, summary, fixed)
+    chosen, directed = _directed_distances("assd", fixed, moving, labels, spacing)
+
+    def summary(sample, chosen):                                                       # each label's runs, summed
+        (to_m, labels_f), (to_f, labels_m) = sample["fixed"], sample["moving"]
+        starts = zip(torch.searchsorted(labels_f, chosen).tolist(), torch.searchsorted(labels_m, chosen).tolist())
+        values = [(to_m[a:a + n_f].sum() + to_f[b:b + n_m].sum()) / (n_f + n_m) if n_f and n_m else to_m.new_zeros(())
+                  for (a, b), n_f, n_m in zip(starts, *sample["counts"].tolist())]
+        return torch.stack(values) if values else to_m.new_zeros(0)
+    return _summarize(chosen, directed, summary, empty, fixed)

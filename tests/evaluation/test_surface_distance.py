@@ -9,7 +9,8 @@ import torch
 from scipy import ndimage
 
 from reglab import evaluation as ev
-from reglab.evaluation.surface_distance import _nearest_distances
+from reglab.evaluation.surface_distance import (_nearest_distances, _nearest_same_label, _percentile,
+                                                 _percentiles_by_label)
 from tests.evaluation._synthetic import SIZES, SPACINGS, as_map, blobs, ellipsoid, to_sitk
 
 
@@ -128,3 +129,47 @@ def test_spacing_as_a_number_is_isotropic_and_a_string_is_rejected(name, device)
     torch.testing.assert_close(function(fixed, moving, spacing=2.0), 2 * function(fixed, moving))
     with pytest.raises(TypeError, match=rf"{name}\(\): expected `spacing` as a number .* got the string '1 1'"):
         function(fixed, moving, spacing="1 1")
+
+
+def test_percentiles_by_label_equal_the_percentile_of_each_label(device):
+    """The one-sort percentiles of all labels (used by hausdorff/hd95) == _percentile of each label's values."""
+    generator = torch.Generator().manual_seed(0)
+    for dtype in (torch.float32, torch.float64):
+        values = (torch.rand(300, generator=generator, dtype=dtype) * 20).round(decimals=1).to(device)  # with ties
+        labels = torch.randint(1, 6, (300,), generator=generator).to(device)
+        chosen = torch.tensor([5, 2, 9, 2, 1], device=device)                       # unsorted, repeated, absent (9)
+        for q in (0, 50, 95, 100):
+            result = _percentiles_by_label(values, labels, chosen, q)
+            expected = [_percentile(values[labels == label], q) if (labels == label).any() else math.nan
+                        for label in chosen.tolist()]
+            torch.testing.assert_close(result, torch.tensor(expected, dtype=dtype, device=device), equal_nan=True,
+                                       rtol=0, atol=0)
+
+
+def test_one_search_for_all_labels_equals_one_per_label(device):
+    """hausdorff/hd95/assd of a multi-label map (one nearest-neighbour search for all labels) == each label alone,
+    with anisotropic spacing, labels missing from one map or both, and a label list unsorted with repeats."""
+    fixed = as_map(blobs(3, SIZES[3], labels=4, seed=11), device)
+    moving = as_map(blobs(3, SIZES[3], labels=4, seed=12), device)
+    moving = torch.where(moving == 3, 0, moving)                                    # label 3: only in `fixed`
+    chosen = [4, 1, 3, 7, 1, 2]                                                      # 7 in neither
+    for fn in (ev.hausdorff, ev.hd95, ev.assd):
+        together = fn(fixed, moving, labels=chosen, spacing=SPACINGS[3])[0]
+        alone = [fn((fixed == label).long(), (moving == label).long(), labels=[1], spacing=SPACINGS[3]).item()
+                 for label in chosen]
+        torch.testing.assert_close(together.cpu(), torch.tensor(alone, dtype=together.dtype))
+        assert together[2] == math.inf and together[3] == 0
+
+
+def test_nearest_same_label_kdtree_and_cdist_agree_with_all_pairs(device):
+    generator = torch.Generator().manual_seed(1)
+    points = (torch.rand(400, 3, generator=generator) * 30).to(device)
+    targets = (torch.rand(250, 3, generator=generator) * 30).to(device)
+    point_labels = torch.randint(1, 4, (400,), generator=generator).sort().values.to(device)
+    target_labels = torch.randint(1, 4, (250,), generator=generator).sort().values.to(device)
+    expected = torch.stack([(targets[target_labels == label] - p).norm(dim=1).min()
+                            for p, label in zip(points, point_labels)])
+    for method in ("kdtree", "cdist") if device.type == "cpu" else ("cdist",):
+        inputs = [x.cpu() for x in (points, point_labels, targets, target_labels)] if method == "kdtree" else \
+            (points, point_labels, targets, target_labels)
+        torch.testing.assert_close(_nearest_same_label(*inputs, method=method).to(device), expected)
