@@ -133,7 +133,7 @@ def _directed_distances(fn, fixed, moving, labels, spacing):
     labels on both boundaries (sorted by label). Every label present has
     boundary voxels, so the labels are found among the boundary voxels alone.
     """
-    ndim = _pair(fn, fixed, moving)
+    ndim, _ = _pair(fn, fixed, moving)
     scale = check_spacing(fn, spacing, ndim, torch.empty(0, device=fixed.device, dtype=torch.get_default_dtype()))
     surfaces = _surface_points(fixed, moving)                                          # [(fixed, moving)] per sample
     if labels is None:

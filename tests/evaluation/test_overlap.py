@@ -60,3 +60,22 @@ def test_overlap_labels_batches_and_empty(device):
     large = torch.tensor([70000, 70000, 5, 0], device=device).reshape(1, 1, 1, 4)          # renumbered first
     torch.testing.assert_close(ev.dice(large, large.roll(1, -1), labels=[5, 70000, 9]),
                                torch.tensor([[0.0, 0.5, 1.0]], device=device))
+
+
+@pytest.mark.parametrize("size", [(4, 8, 8), (5, 7, 3), (1, 1, 31), (64, 64)])
+def test_bool_masks_match_numpy_counts(size, device):
+    """Two bool masks are counted over their bytes, 32 at a time (a tail when N is not a multiple of 32): the
+    counts of full masks (every partial sum at its largest, 64) and of random ones, batched, == NumPy's."""
+    generator = torch.Generator().manual_seed(2)
+    fixed = torch.rand(3, 1, *size, generator=generator) < 0.4
+    moving = torch.rand(3, 1, *size, generator=generator) < 0.6
+    fixed[0], moving[0] = True, True                                                # all voxels in both
+    moving[1] = False                                                               # label 1 absent from one map
+    result = ev.dice(fixed.to(device), moving.to(device), labels=[0, 1]).cpu().numpy()
+    overlap = ev.iou(fixed.to(device), moving.to(device), labels=[0, 1]).cpu().numpy()
+    for b in range(3):
+        for column, label in enumerate((False, True)):
+            f, m = fixed[b].numpy() == label, moving[b].numpy() == label
+            total, both, union = f.sum() + m.sum(), (f & m).sum(), (f | m).sum()
+            assert result[b, column] == pytest.approx(2 * both / total if total else 1.0, rel=1e-6)
+            assert overlap[b, column] == pytest.approx(both / union if union else 1.0, rel=1e-6)
