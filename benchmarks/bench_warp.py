@@ -1,13 +1,17 @@
 """Warping and scaling-and-squaring speed, forward + backward, side by side with the tools people use.
 
     python benchmarks/bench_warp.py [--device cpu] [--threads 2] [--repeats 15] [--rounds 8]
+                                    [--only warp|integrate] [--sizes 256x256,96x112x96,33x33x33,64x64x64]
 
-Compares, on 2D 256² and 3D 96×112×96 (batch 1, float32, gradients w.r.t. image and field):
+Compares, on 2D 256² and 3D 96×112×96 by default (``--sizes``; batch 1, float32, gradients w.r.t. image and field):
 
 * warping: a bare ``grid_sample`` with a precomputed grid (the floor), ``reglab.warp``,
   MONAI's ``Warp`` and voxelmorph's ``SpatialTransformer`` (each only when installed);
 * integration (7 squarings): ``reglab.fields.integrate_velocity``, MONAI's ``DVF2DDF``,
   voxelmorph's ``IntegrateVelocityField``, forward + backward and forward only (``no_grad``).
+
+``--only`` runs one of the two groups. 33³ and 64³ are the grids of the SVF registration's
+velocity (7 squarings forward + backward every iteration).
 
 The last column of the warping rows is each method's time over the floor's; of the
 integration rows reglab's time over each method's (< 1: reglab is faster). On a
@@ -103,15 +107,17 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--rounds", type=int, default=8)
+    parser.add_argument("--only", choices=["warp", "integrate"], help="run only the warping or the integration rows")
+    parser.add_argument("--sizes", default="256x256,96x112x96", help="comma-separated grids, e.g. 33x33x33,64x64x64")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     print(f"torch {torch.__version__}, device {device}, {args.threads} threads, forward + backward, "
           f"best of {args.rounds} interleaved rounds of the median of {args.repeats}")
     print(f"{'size':>14} | {'method':<36} | {'ms':>8} | this / floor; reglab / this")
-    for size in [(256, 256), (96, 112, 96)]:
+    for size in [tuple(int(n) for n in text.split("x")) for text in args.sizes.split(",")]:
         ndim = len(size)
-        rounds = args.rounds if ndim == 2 else max(1, args.rounds // 4)
+        rounds = args.rounds if ndim == 2 or max(size) <= 64 else max(1, args.rounds // 4)
         image = torch.rand(1, 1, *size, device=device, requires_grad=True)
         u = (2 * torch.randn(1, ndim, *size, device=device)).requires_grad_()
         label = "×".join(map(str, size))
@@ -119,10 +125,13 @@ def main():
         warps = {"grid_sample, precomputed grid (floor)": (lambda i, g: F.grid_sample(i, g, align_corners=True), [image, grid]),
                  "reglab.warp": (reglab.warp, [image, u])}
         warps.update({name: (module, [image, u]) for name, module in peers_warp().items()})
-        times = best_of_rounds(warps, device, args.repeats, rounds)
-        floor = times["grid_sample, precomputed grid (floor)"]
-        for name, t in times.items():
-            print(f"{label:>14} | {name:<36} | {1e3 * t:8.1f} | {t / floor:.2f}")
+        if args.only != "integrate":
+            times = best_of_rounds(warps, device, args.repeats, rounds)
+            floor = times["grid_sample, precomputed grid (floor)"]
+            for name, t in times.items():
+                print(f"{label:>14} | {name:<36} | {1e3 * t:8.1f} | {t / floor:.2f}")
+        if args.only == "warp":
+            continue
         velocity = (2 * torch.randn(1, ndim, *size, device=device)).requires_grad_()
         integrations = {"reglab integrate_velocity (7 steps)": (integrate_velocity, [velocity])}
         integrations.update({name: (module.to(device), [velocity]) for name, module in peers_integrate(size).items()})
