@@ -19,8 +19,8 @@ def _mask_counts(f, m):
 
     Two masks need no histogram, only two sums per sample: ``|F| + |M| = Σ (F + M)``
     and ``|F ∧ M| = Σ (F & M)``. Both are taken over the bytes (0 or 1) of the
-    bool tensors without widening them: the bytes are summed 32 at a time as
-    uint8 (at most 64: no overflow), and only those ``N / 32`` partial sums are
+    bool tensors without widening them: the bytes are summed 64 at a time as
+    uint8 (at most 128: no overflow), and only those ``N / 64`` partial sums are
     added up as int64, which is several times faster than counting all ``N``.
     Label 0 is the complement: ``|F_0| + |M_0| = 2N - |F| - |M|`` and
     ``|F_0 ∩ M_0| = N - |F ∨ M|``, with ``|F ∨ M| = |F| + |M| - |F ∧ M|``.
@@ -30,8 +30,8 @@ def _mask_counts(f, m):
     pairs = torch.empty(2, batch, n, dtype=torch.uint8, device=f.device)              # (2, B, N): F + M, F & M
     torch.add(f, m, out=pairs[0])
     torch.bitwise_and(f, m, out=pairs[1])
-    head = n - n % 32
-    partial = pairs[..., :head].reshape(2, batch, 32, head // 32).sum(dim=2, dtype=torch.uint8)  # (2, B, N/32)
+    head = n - n % 64
+    partial = pairs[..., :head].reshape(2, batch, 64, head // 64).sum(dim=2, dtype=torch.uint8)  # (2, B, N/64)
     total, both = partial.sum(dim=2) if head == n else partial.sum(dim=2) + pairs[..., head:].sum(dim=2)  # (B,)
     return torch.stack([2 * n - total, total], dim=1), torch.stack([n - total + both, both], dim=1)
 
@@ -105,7 +105,7 @@ def dice(fixed, moving, *, labels=None, empty=1.0):
     """
     _, top = _pair("dice", fixed, moving)
     _, *counts = _label_counts("dice", fixed, moving, labels, top)
-    total, both = (c.to(torch.get_default_dtype()) for c in counts)                 # |F| + |M|, |F ∩ M|
+    total, both = counts                                                            # |F| + |M|, |F ∩ M| (integers)
     return torch.nan_to_num(2 * both / total, nan=empty)                            # 0 / 0 where in neither map
 
 
@@ -130,5 +130,5 @@ def iou(fixed, moving, *, labels=None, empty=1.0):
     """
     _, top = _pair("iou", fixed, moving)
     _, *counts = _label_counts("iou", fixed, moving, labels, top)
-    total, both = (c.to(torch.get_default_dtype()) for c in counts)                 # |F| + |M|, |F ∩ M|
+    total, both = counts                                                            # |F| + |M|, |F ∩ M| (integers)
     return torch.nan_to_num(both / (total - both), nan=empty)                       # |F ∪ M| = |F| + |M| - |F ∩ M|

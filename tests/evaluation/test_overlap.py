@@ -62,10 +62,10 @@ def test_overlap_labels_batches_and_empty(device):
                                torch.tensor([[0.0, 0.5, 1.0]], device=device))
 
 
-@pytest.mark.parametrize("size", [(4, 8, 8), (5, 7, 3), (1, 1, 31), (64, 64)])
+@pytest.mark.parametrize("size", [(4, 8, 8), (5, 7, 3), (1, 1, 63), (64, 64)])
 def test_bool_masks_match_numpy_counts(size, device):
-    """Two bool masks are counted over their bytes, 32 at a time (a tail when N is not a multiple of 32): the
-    counts of full masks (every partial sum at its largest, 64) and of random ones, batched, == NumPy's."""
+    """Two bool masks are counted over their bytes, 64 at a time (a tail when N is not a multiple of 64): the
+    counts of full masks (every partial sum at its largest, 128) and of random ones, batched, == NumPy's."""
     generator = torch.Generator().manual_seed(2)
     fixed = torch.rand(3, 1, *size, generator=generator) < 0.4
     moving = torch.rand(3, 1, *size, generator=generator) < 0.6
