@@ -180,6 +180,7 @@ def _reversed_grid_parts(size, *, device=None, dtype=torch.float32):
     scale = torch.tensor(scales, device=device, dtype=dtype).reshape(1, ndim, *[1] * ndim)
     return identity, scale
 
+
 def splat(image, displacement, *, normalize=False, eps=1e-6):
     """Forward (push) warping: send every voxel ``x`` of ``image`` to ``x + u(x)``.
 
