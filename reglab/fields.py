@@ -14,7 +14,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from reglab.grid import ALIGN_CORNERS, _reversed_grid_parts, identity_grid, to_grid_sample
+from reglab.grid import ALIGN_CORNERS, _reversed_grid_parts, grid_sample_in_slabs, identity_grid, to_grid_sample
 from reglab.validation import (all_finite, broadcast_batch, check_displacement, check_number, check_same_dtype,
                                check_size, check_tensor)
 
@@ -56,7 +56,7 @@ def affine_to_displacement(matrix, size):
 def _sample_field(field, displacement):
     """Interpolate ``field`` (B, ndim, *spatial) at ``x + displacement(x)`` (voxels, same grid)."""
     grid = to_grid_sample(displacement, field.shape[2:], relative=True)
-    return F.grid_sample(field, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
+    return grid_sample_in_slabs(field, grid, mode="bilinear", padding_mode="border")
 
 
 def compose(u, v):
@@ -173,7 +173,7 @@ def integrate_velocity(velocity, *, steps=7):
     reversed_u = displacement.flip(1)                                        # (B, ndim, *spatial), channels (x, y[, z])
     for _ in range(steps):
         grid = torch.addcmul(identity, reversed_u, scale).movedim(1, -1)     # (B, *spatial, ndim), a view
-        sampled = F.grid_sample(reversed_u, grid, mode="bilinear", padding_mode="border", align_corners=ALIGN_CORNERS)
+        sampled = grid_sample_in_slabs(reversed_u, grid, mode="bilinear", padding_mode="border")
         reversed_u = reversed_u + sampled
     return reversed_u.flip(1)
 

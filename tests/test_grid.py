@@ -4,7 +4,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from reglab.grid import ALIGN_CORNERS, identity_grid, normalized_to_voxel, splat, to_grid_sample, voxel_to_normalized
+from reglab.grid import (ALIGN_CORNERS, grid_sample_in_slabs, identity_grid, normalized_to_voxel, splat, to_grid_sample,
+                         voxel_to_normalized)
 
 SIZES = [(5, 7), (4, 6, 3)]
 
@@ -92,3 +93,29 @@ def test_splat_follows_the_image_dtype_and_broadcasts_the_batch(device):
         splat(torch.rand(2, 1, 5, 6, device=device), torch.zeros(3, 2, 5, 6, device=device))
     with pytest.raises(ValueError, match=r"splat\(\): expected a non-empty `image`"):
         splat(torch.rand(1, 1, 0, 6, device=device), torch.zeros(1, 2, 0, 6, device=device))
+
+
+@pytest.mark.parametrize("shape, grid_shape", [((1, 2, 5, 6), (1, 7, 3, 2)), ((1, 3, 9, 8, 7), (1, 9, 8, 7, 3)),
+                                               ((1, 1, 4, 4, 4), (1, 1, 5, 5, 3)), ((2, 3, 6, 6), (2, 5, 5, 2))])
+@pytest.mark.parametrize("mode, padding", [("bilinear", "border"), ("bilinear", "zeros"), ("nearest", "reflection")])
+def test_grid_sample_in_slabs_is_grid_sample(shape, grid_shape, mode, padding, device):
+    """Values equal, gradients equal to rounding, whatever the thread count (slabs: odd rows, 1 row, batch 2)."""
+    generator = torch.Generator().manual_seed(0)
+    image = torch.rand(shape, generator=generator, dtype=torch.float64).to(device)
+    grid = (torch.rand(grid_shape, generator=generator, dtype=torch.float64) * 2.4 - 1.2).to(device)
+    threads = torch.get_num_threads()
+    try:
+        for count in (1, 2, 3):
+            torch.set_num_threads(count)
+            ours = (image.clone().requires_grad_(), grid.clone().requires_grad_())
+            theirs = (image.clone().requires_grad_(), grid.clone().requires_grad_())
+            a = grid_sample_in_slabs(*ours, mode=mode, padding_mode=padding)
+            b = torch.nn.functional.grid_sample(*theirs, mode=mode, padding_mode=padding, align_corners=True)
+            assert torch.equal(a, b)
+            weights = torch.rand(a.shape, generator=generator, dtype=torch.float64).to(device)
+            (a * weights).sum().backward()
+            (b * weights).sum().backward()
+            for x, y in zip(ours, theirs):
+                assert torch.allclose(x.grad, y.grad, atol=1e-12)
+    finally:
+        torch.set_num_threads(threads)
