@@ -66,6 +66,17 @@ def _synchronize(device):
         getattr(torch, device.type).synchronize()
 
 
+def _timed(loss_of, field, device):
+    """One forward + backward of ``loss_of(field)``: (seconds, the loss's value)."""
+    field.grad = None
+    _synchronize(device)
+    start = time.perf_counter()
+    loss = loss_of(field)
+    loss.backward()
+    _synchronize(device)
+    return time.perf_counter() - start, float(loss.detach())
+
+
 def _worker(case, size, device_name, repeat):
     """Run one case in this process; print a JSON line with seconds, peak MiB and the value."""
     device = torch.device(device_name)
@@ -78,17 +89,11 @@ def _worker(case, size, device_name, repeat):
         base = accelerator.memory_allocated()
     else:
         base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    times, value = [], None
+    times = []
     for run in range(repeat + 1):
-        field.grad = None
-        _synchronize(device)
-        start = time.perf_counter()
-        loss = cases[case](field)
-        loss.backward()
-        _synchronize(device)
-        if run:
-            times.append(time.perf_counter() - start)
-        value = float(loss.detach())
+        seconds, value = _timed(cases[case], field, device)
+        if run:                                                                   # run 0 warms up
+            times.append(seconds)
     if accelerator is not None:
         peak = accelerator.max_memory_allocated() - base
     else:
@@ -136,15 +141,9 @@ def _interleaved(args, names):
         times, values = {name: [] for name in names}, {}
         for run in range(args.repeat + 1):
             for name in names:
-                field.grad = None
-                _synchronize(device)
-                start = time.perf_counter()
-                loss = cases[name](field)
-                loss.backward()
-                _synchronize(device)
+                seconds, values[name] = _timed(cases[name], field, device)
                 if run:                                                           # run 0 warms up
-                    times[name].append(time.perf_counter() - start)
-                values[name] = float(loss.detach())
+                    times[name].append(seconds)
         medians = {name: statistics.median(t) for name, t in times.items()}
         for name in names:
             group = name.split("/")[0] + "/reglab"
