@@ -36,6 +36,9 @@ from pathlib import Path
 
 import numpy as np
 import SimpleITK as sitk
+import torch
+
+from reglab.registration import scanned_region
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "reglab" / "data" / "embedded"
@@ -79,22 +82,14 @@ def checked_sources(source):
 
 
 def unpadded_region(array):
-    """``(ndim, 2)`` half-open ``[start, stop)`` per axis: the slices that are not repeats of the edge slice.
+    """``(ndim, 2)`` half-open ``[start, stop)`` per axis: the box of :func:`reglab.registration.scanned_region`.
 
     Edge padding repeats the first (last) slice of the content outwards, so along
     each axis the content starts at the last of the leading run of equal slices and
     ends at the first of the trailing run.
     """
-    region = []
-    for axis in range(array.ndim):
-        slices = np.moveaxis(array, axis, 0)
-        start, stop = 0, slices.shape[0] - 1
-        while start < stop and np.array_equal(slices[start], slices[start + 1]):
-            start += 1
-        while stop > start and np.array_equal(slices[stop], slices[stop - 1]):
-            stop -= 1
-        region.append((start, stop + 1))
-    return np.array(region, dtype=np.int64)
+    mask = scanned_region(torch.from_numpy(array.astype(np.float64))[None, None])[0, 0].numpy()
+    return np.array([[index.min(), index.max() + 1] for index in np.nonzero(mask)], dtype=np.int64)
 
 
 def rescale(array, region):
