@@ -5,6 +5,7 @@ Usage::
     OMP_NUM_THREADS=2 python benchmarks/bench_realdata.py --pairs 10 --threads 2
     python benchmarks/bench_realdata.py --pairs 3 --methods before,reglab-defaults,reglab-recipe
     python benchmarks/bench_realdata.py --pairs 10 --out benchmarks/results/realdata.md   # also write the table
+    python benchmarks/bench_realdata.py --combine a.json b.json        # one table from earlier runs' pairs
 
 Data: the shared Learn2Reg copies of MSD Task04 (``../shared/data/msd_hippocampus_l2r``, see its
 SOURCE.md); the benchmark is skipped (exit 0, a message) when that folder is absent. Pairs are taken among
@@ -30,6 +31,11 @@ voxel displacement ``u``; the moving labels are warped with ``reglab.warping.war
 then ``reglab.evaluation.dice`` per label, ``hd95(..., spacing=...)`` in mm, and ``jacobian_determinant(u)``
 (% of fixed voxels with J <= 0). CPU seconds are the process CPU time (all threads) of the registration
 call, at ``--threads`` threads for every tool (torch, ITK, OpenMP); the wall time is shown too.
+
+Below the means, each reglab row is compared with ANTs SyN pair by pair (:func:`paired`): the mean of the
+per-pair differences, its 95 % bootstrap interval, and how many pairs each tool wins. ``--out X.md`` also
+writes every pair's scores to ``X.json``; ``--combine`` renders one table from several such files (e.g. two
+ranges of pairs) without registering again.
 """
 
 import argparse
@@ -200,9 +206,16 @@ def main():
     parser.add_argument("--recipe", default=" ".join(RECIPE),
                         help="reglab register options of the reglab-cli row ({mask}: the fixed unpadded region; "
                              "default: %(default)s)")
-    parser.add_argument("--out", default=None, help="also write the Markdown table (and the command) to this file")
+    parser.add_argument("--out", default=None, help="also write the Markdown table (and the command) to this file, "
+                        "and every pair's scores to the same name with .json")
+    parser.add_argument("--combine", nargs="+", metavar="JSON", default=None,
+                        help="render one table from earlier --out runs' .json files (their pairs one after the "
+                             "other) instead of registering")
     parser.add_argument("--verbose", action="store_true", help="print every pair's scores")
     args = parser.parse_args()
+    if args.combine:
+        results, chosen, args.threads = combine(args.combine)
+        return write(render(results, chosen, args, [], args.recipe.split()), None, args.out)
     set_threads(args.threads)
     recipe = args.recipe.split()
     if not (SHARED / "Training" / "label").is_dir():
@@ -264,12 +277,69 @@ def main():
                     print(f"{fixed_id}<-{moving_id} {method:16s} dice {scores['dice'][0]:.3f} {scores['dice'][1]:.3f} "
                           f"hd95 {scores['hd95'][0]:.2f} {scores['hd95'][1]:.2f} fold {scores['folding']:.3f}% "
                           f"cpu {scores['cpu']:.1f}s wall {scores['wall']:.1f}s", flush=True)
-    table = render(results, chosen, args, skipped, recipe)
+    run = {"threads": args.threads, "pairs": chosen, "results": results}
+    return write(render(results, chosen, args, skipped, recipe), run, args.out)
+
+
+def write(table, run, out):
+    """Print the table; with ``out``, write it there and the per-pair scores ``run`` beside it (``.json``), each
+    through a temporary file renamed into place (never half-written)."""
+    import json
+
     print(table)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(table + "\n")
+    if out:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        files = [(out, table + "\n")] + ([] if run is None else [(out.with_suffix(".json"), json.dumps(run) + "\n")])
+        for file, text in files:
+            partial = file.with_name(file.name + ".partial")
+            partial.write_text(text)
+            partial.replace(file)
     return 0
+
+
+PAIRED = (("Dice anterior", "dice", 0, 1), ("Dice posterior", "dice", 1, 1),
+          ("HD95 anterior (mm)", "hd95", 0, -1), ("HD95 posterior (mm)", "hd95", 1, -1))
+"""The per-pair comparisons of :func:`paired`: (name, score, label index, +1 if higher is better else -1)."""
+
+
+def paired(rows, reference_rows, *, resamples=10000, seed=0):
+    """Pair-by-pair comparison of one tool with a reference (same pairs, same order).
+
+    Returns:
+        one ``(name, mean difference, (low, high), better, worse)`` per :data:`PAIRED` entry: the mean over the
+        pairs of ``tool - reference``, the 2.5th and 97.5th percentiles of that mean over ``resamples`` bootstrap
+        resamples of the pairs, and the number of pairs where the tool is better / worse than the reference.
+    """
+    import numpy as np
+
+    if len(rows) != len(reference_rows) or not rows:
+        raise ValueError(f"paired(): expected the same number (> 0) of pairs, got {len(rows)} and {len(reference_rows)}.")
+    generator = np.random.default_rng(seed)
+    resampled = generator.integers(0, len(rows), size=(resamples, len(rows)))      # (resamples, pairs)
+    out = []
+    for name, key, label, sign in PAIRED:
+        difference = np.array([r[key][label] - q[key][label] for r, q in zip(rows, reference_rows)])
+        means = difference[resampled].mean(axis=1)
+        low, high = np.percentile(means, [2.5, 97.5])
+        better, worse = int((sign * difference > 0).sum()), int((sign * difference < 0).sum())
+        out.append((name, float(difference.mean()), (float(low), float(high)), better, worse))
+    return out
+
+
+def combine(files):
+    """``(results, chosen, threads)`` of several ``--out`` JSON files: their pairs one after the other, the methods
+    that every file has."""
+    import json
+
+    runs = [json.loads(Path(file).read_text()) for file in files]
+    threads = {run["threads"] for run in runs}
+    if len(threads) != 1:
+        sys.exit(f"bench_realdata: --combine expects runs at one thread count, got {sorted(threads)}")
+    methods = [m for m in runs[0]["results"] if all(m in run["results"] for run in runs)]
+    results = {m: [row for run in runs for row in run["results"][m]] for m in methods}
+    chosen = [tuple(pair) for run in runs for pair in run["pairs"]]
+    return results, chosen, threads.pop()
 
 
 def render(results, chosen, args, skipped, recipe):
@@ -298,6 +368,14 @@ def render(results, chosen, args, skipped, recipe):
                  if m != "before"}
         lines += ["", "Labels whose Dice got worse than before (of " + str(base.size) + "): "
                   + ", ".join(f"{m} {n}" for m, n in worse.items())]
+    if "ants-syn" in results:
+        lines += ["", "Paired with ANTs SyN (per pair: reglab - ANTs; the mean, its 95 % bootstrap interval, and the "
+                  "pairs where reglab is better / worse):", "",
+                  "| method | " + " | ".join(name for name, *_ in PAIRED) + " |", "|---" * (len(PAIRED) + 1) + "|"]
+        for method in (m for m in results if m.startswith("reglab")):
+            cells = [f"{mean:+.3f} [{low:+.3f}, {high:+.3f}], {better} / {worse}"
+                     for _, mean, (low, high), better, worse in paired(results[method], results["ants-syn"])]
+            lines.append(f"| {method} | " + " | ".join(cells) + " |")
     lines += ["", f"reglab recipe: `register_stages(fixed, moving, {list(RECIPE_STAGES)})`."]
     if "reglab-cli" in results:
         lines += ["reglab-cli options: `reglab register FIXED MOVING " + " ".join(recipe) + "` "
