@@ -123,6 +123,20 @@ def _nearest_same_label(points, point_labels, targets, target_labels, *, method=
                       for a, b in zip(points.split(point_counts), targets.split(target_counts))])
 
 
+def _label_runs(labels, unique):
+    """Where each label of ``unique`` ``(U,)`` starts in the sorted ``labels`` ``(N,)``, and how many rows it has:
+    ``(start (U,), count (U,))`` (count 0 for an absent label)."""
+    start = torch.searchsorted(labels, unique)
+    return start, torch.searchsorted(labels, unique, right=True) - start
+
+
+def _run_rows(start, count, kept):
+    """The row indices ``(K,)`` of the runs ``(start, count)`` whose entry of the list ``kept`` is True, in order."""
+    runs = [torch.arange(first, first + size, device=start.device)
+            for first, size, keep in zip(start.tolist(), count.tolist(), kept) if keep]
+    return torch.cat(runs) if runs else start.new_zeros(0)
+
+
 def _directed_distances(fn, fixed, moving, labels, spacing):
     """The two directed surface-distance sets in mm of every sample, all labels at once.
 
@@ -147,13 +161,10 @@ def _directed_distances(fn, fixed, moving, labels, spacing):
     unique = torch.unique(chosen)                                                      # (U,) sorted
     result = []
     for (voxels_f, labels_f), (voxels_m, labels_m) in surfaces:
-        start = torch.stack([torch.searchsorted(v, unique) for v in (labels_f, labels_m)])  # (2, U) label runs
-        count = torch.stack([torch.searchsorted(v, unique, right=True) for v in (labels_f, labels_m)]) - start
+        runs_f, runs_m = _label_runs(labels_f, unique), _label_runs(labels_m, unique)
+        count = torch.stack([runs_f[1], runs_m[1]])                                    # (2, U) boundary voxels
         on_both = (count > 0).all(dim=0).tolist()                                      # labels on both boundaries
-        rows_f, rows_m = (torch.cat([torch.arange(a, a + n, device=fixed.device)
-                                     for a, n, kept in zip(first.tolist(), size.tolist(), on_both) if kept]
-                                    + [torch.zeros(0, dtype=torch.long, device=fixed.device)])
-                          for first, size in zip(start, count))                         # their runs' rows
+        rows_f, rows_m = _run_rows(*runs_f, on_both), _run_rows(*runs_m, on_both)
         kept_f, kept_m = labels_f[rows_f], labels_m[rows_m]                            # (K_f,), (K_m,) sorted
         points_f = voxels_f[rows_f].to(scale.dtype) * scale                           # (K_f, ndim) in mm
         points_m = voxels_m[rows_m].to(scale.dtype) * scale

@@ -4,6 +4,7 @@ import contextlib
 import io
 import types
 
+import pytest
 import torch
 
 
@@ -76,3 +77,36 @@ def own(function):
                               function.__closure__)
     copy.__kwdefaults__ = function.__kwdefaults__
     return copy
+
+
+def table_tests(checks, right, wrong):
+    """The four tests of a lab's answer tables, to assign in its test module (pytest collects them there)::
+
+        (test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+         test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+         test_an_untouched_stub_is_not_implemented) = table_tests(CHECKS, RIGHT, WRONG)
+
+    ``checks``: the lab's checkers; ``right``: ``(check, answer)`` right answers; ``wrong``: ``(check, answer, hint)``
+    realistic mistakes, each with the hint its checker must print.
+    """
+    @pytest.mark.parametrize("check, answer", right, ids=lambda x: getattr(x, "__name__", ""))
+    def test_right_answers_pass(check, answer):
+        assert_passes(check, answer)
+
+    @pytest.mark.parametrize("check, answer, hint", wrong, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in wrong])
+    def test_wrong_answers_fail_with_their_hint(check, answer, hint):
+        assert_fails_with(check, answer, hint)
+
+    def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
+        assert uncovered(checks, wrong) == []
+        for check in checks:
+            assert sum(c is check for c, _, _ in wrong) >= 5, check.__name__
+
+    @pytest.mark.parametrize("check", checks, ids=lambda c: c.__name__)
+    def test_an_untouched_stub_is_not_implemented(check):
+        result, out = run(check, stub)
+        assert not result.ok and not result.implemented and "not implemented yet" in out
+
+    return (test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+            test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+            test_an_untouched_stub_is_not_implemented)

@@ -1,14 +1,13 @@
 """Lab 01's checkers: right answers and other right formulations pass; at least five realistic wrong answers per
 exercise fail with the one hint that names their mistake; stubs, 2D-only answers and reglab calls are told apart."""
 
-import pytest
 import torch
 import torch.nn.functional as F
 
 from reglab import fields, grid, warping
 from reglab.course.checks import lab01
 from reglab.io import Geometry
-from tests.course.checks.helpers import assert_fails_with, assert_passes, in_place, own, run, stub, uncovered
+from tests.course.checks.helpers import assert_passes, in_place, own, run, table_tests
 
 CHECKS = [lab01.check_identity_grid, lab01.check_warp, lab01.check_affine_displacement, lab01.check_compose,
           lab01.check_index_to_physical]
@@ -139,26 +138,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, answer", RIGHT)
-def test_right_answers_pass(check, answer):
-    assert_passes(check, answer)
-
-
-@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in WRONG])
-def test_wrong_answers_fail_with_their_hint(check, answer, hint):
-    assert_fails_with(check, answer, hint)
-
-
-def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
-    assert uncovered(CHECKS, WRONG) == []
-    for check in CHECKS:
-        assert sum(c is check for c, _, _ in WRONG) >= 5, check.__name__
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_an_untouched_stub_is_not_implemented(check):
-    result, out = run(check, stub)
-    assert not result.ok and not result.implemented and "not implemented yet" in out
+(test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+ test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+ test_an_untouched_stub_is_not_implemented) = table_tests(CHECKS, RIGHT, WRONG)
 
 
 def test_torch_not_implemented_error_is_a_failure_not_a_stub():

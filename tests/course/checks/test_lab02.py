@@ -3,13 +3,12 @@ exercise fail with the one hint that names their mistake."""
 
 import itertools
 
-import pytest
 import torch
 
 from reglab.course.checks import lab02
 from reglab.transforms import bspline_basis, bspline_points, quaternion_to_matrix, rotation_matrix_2d
 from reglab.transforms.base import about_center
-from tests.course.checks.helpers import assert_fails_with, assert_passes, noisy, own, run, stub, uncovered
+from tests.course.checks.helpers import noisy, own, run, table_tests
 
 CHECKS = [lab02.check_rigid_matrix, lab02.check_quaternion_matrix, lab02.check_bspline_basis,
           lab02.check_ffd_at_point]
@@ -116,26 +115,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, answer", RIGHT)
-def test_right_answers_pass(check, answer):
-    assert_passes(check, answer)
-
-
-@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in WRONG])
-def test_wrong_answers_fail_with_their_hint(check, answer, hint):
-    assert_fails_with(check, answer, hint)
-
-
-def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
-    assert uncovered(CHECKS, WRONG) == []
-    for check in CHECKS:
-        assert sum(c is check for c, _, _ in WRONG) >= 5, check.__name__
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_an_untouched_stub_is_not_implemented(check):
-    result, out = run(check, stub)
-    assert not result.ok and not result.implemented and "not implemented yet" in out
+(test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+ test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+ test_an_untouched_stub_is_not_implemented) = table_tests(CHECKS, RIGHT, WRONG)
 
 
 def test_a_wrong_matrix_of_a_long_quaternion_gets_no_normalize_hint():

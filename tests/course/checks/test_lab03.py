@@ -8,7 +8,7 @@ import torch
 
 from reglab import similarity
 from reglab.course.checks import lab03
-from tests.course.checks.helpers import assert_fails_with, assert_passes, detached, run, stub, uncovered, own
+from tests.course.checks.helpers import detached, own, table_tests
 
 CHECKS = [lab03.check_mse, lab03.check_ncc, lab03.check_mutual_information, lab03.check_ngf]
 ncc = own(similarity.ncc)
@@ -91,26 +91,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, answer", RIGHT)
-def test_right_answers_pass(check, answer):
-    assert_passes(check, answer)
-
-
-@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in WRONG])
-def test_wrong_answers_fail_with_their_hint(check, answer, hint):
-    assert_fails_with(check, answer, hint)
-
-
-def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
-    assert uncovered(CHECKS, WRONG) == []
-    for check in CHECKS:
-        assert sum(c is check for c, _, _ in WRONG) >= 5, check.__name__
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_an_untouched_stub_is_not_implemented(check):
-    result, out = run(check, stub)
-    assert not result.ok and not result.implemented and "not implemented yet" in out
+(test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+ test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+ test_an_untouched_stub_is_not_implemented) = table_tests(CHECKS, RIGHT, WRONG)
 
 
 def test_mi_of_raw_counts_is_n_mi_minus_n_log_n():

@@ -1,13 +1,12 @@
 """Lab 04's checkers: right answers and other right formulations pass; at least five realistic wrong answers per
 exercise fail with the one hint that names their mistake."""
 
-import pytest
 import torch
 import torch.nn.functional as F
 
 from reglab import regularization
 from reglab.course.checks import lab04
-from tests.course.checks.helpers import assert_fails_with, assert_passes, detached, in_place, own, run, stub, uncovered
+from tests.course.checks.helpers import detached, in_place, own, run, table_tests
 
 CHECKS = [lab04.check_diffusion, lab04.check_curvature, lab04.check_smooth_field, lab04.check_jacobian_2d]
 bending_energy = own(regularization.bending_energy)
@@ -100,26 +99,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, answer", RIGHT)
-def test_right_answers_pass(check, answer):
-    assert_passes(check, answer)
-
-
-@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in WRONG])
-def test_wrong_answers_fail_with_their_hint(check, answer, hint):
-    assert_fails_with(check, answer, hint)
-
-
-def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
-    assert uncovered(CHECKS, WRONG) == []
-    for check in CHECKS:
-        assert sum(c is check for c, _, _ in WRONG) >= 5, check.__name__
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_an_untouched_stub_is_not_implemented(check):
-    result, out = run(check, stub)
-    assert not result.ok and not result.implemented and "not implemented yet" in out
+(test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+ test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+ test_an_untouched_stub_is_not_implemented) = table_tests(CHECKS, RIGHT, WRONG)
 
 
 def test_a_wrong_smoothing_with_an_empty_inside_gets_no_border_hint():

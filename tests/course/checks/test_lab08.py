@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from reglab import evaluation
 from reglab.course.checks import lab08
 from reglab.warping import warp_points
-from tests.course.checks.helpers import assert_fails_with, assert_passes, in_place, noisy, run, stub, uncovered
+from tests.course.checks.helpers import in_place, noisy, run, table_tests
 
 CHECKS = [lab08.check_dice, lab08.check_hd95, lab08.check_jacobian_determinant, lab08.check_tre]
 
@@ -151,26 +151,9 @@ WRONG = [
 ]
 
 
-@pytest.mark.parametrize("check, answer", RIGHT)
-def test_right_answers_pass(check, answer):
-    assert_passes(check, answer)
-
-
-@pytest.mark.parametrize("check, answer, hint", WRONG, ids=[f"{c.__name__}-{h[:24]}" for c, _, h in WRONG])
-def test_wrong_answers_fail_with_their_hint(check, answer, hint):
-    assert_fails_with(check, answer, hint)
-
-
-def test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers():
-    assert uncovered(CHECKS, WRONG) == []
-    for check in CHECKS:
-        assert sum(c is check for c, _, _ in WRONG) >= 5, check.__name__
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_an_untouched_stub_is_not_implemented(check):
-    result, out = run(check, stub)
-    assert not result.ok and not result.implemented and "not implemented yet" in out
+(test_right_answers_pass, test_wrong_answers_fail_with_their_hint,
+ test_every_hint_is_triggered_and_every_exercise_has_five_wrong_answers,
+ test_an_untouched_stub_is_not_implemented) = table_tests(CHECKS, RIGHT, WRONG)
 
 
 @pytest.mark.parametrize("direction", ["there", "back"])

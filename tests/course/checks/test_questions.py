@@ -1,6 +1,5 @@
 """The question checkers' framework: choices, sets of names, numbers and tuned values; ask with its judges."""
 
-import pytest
 import torch
 
 from reglab.course.checks.questions import ask, check_choice, check_number, choice, number_in
