@@ -10,8 +10,9 @@ Usage::
 Data: the shared Learn2Reg copies of MSD Task04 (``../shared/data/msd_hippocampus_l2r``, see its
 SOURCE.md); the benchmark is skipped (exit 0, a message) when that folder is absent. Pairs are taken among
 the shared subjects that are **not** embedded in reglab (IDs above 037): subject ``2k`` of that list is
-fixed, ``2k + 1`` moving, from ``--start`` on. Use another ``--start`` for pairs that no default or
-recipe was tuned on.
+fixed, ``2k + 1`` moving, from ``--start`` on. The defaults were tuned on pairs 20-51 (``--start 20 --pairs
+32``); ``benchmarks/results`` holds pairs 0-19 (``realdata.md``), 52-108 (``realdata_heldout.md``) and both
+(``realdata_all.md``).
 
 Rows (``--methods``, comma-separated; the peers are optional and skipped when not installed):
 
