@@ -315,7 +315,8 @@ def paired(rows, reference_rows, *, resamples=10000, seed=0):
     import numpy as np
 
     if len(rows) != len(reference_rows) or not rows:
-        raise ValueError(f"paired(): expected the same number (> 0) of pairs, got {len(rows)} and {len(reference_rows)}.")
+        raise ValueError(f"paired(): expected the same number (> 0) of pairs, got {len(rows)} and "
+                         f"{len(reference_rows)}.")
     generator = np.random.default_rng(seed)
     resampled = generator.integers(0, len(rows), size=(resamples, len(rows)))      # (resamples, pairs)
     out = []

@@ -35,7 +35,7 @@ def main(argv=None):
     parser.add_argument("--data", choices=("synthetic", "hippocampus"), default="synthetic",
                         help="synthetic pairs (64² or 32³), or the embedded hippocampus subjects' real 3D pairs "
                              "(HippocampusPairs: train split for training, validation split; implies --ndim 3)")
-    parser.add_argument("--pairs", type=int, default=32, help="training pairs")
+    parser.add_argument("--pairs", type=int, default=32, help="training pairs (synthetic data only)")
     parser.add_argument("--steps", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=2, help="pairs per step and process")
     parser.add_argument("--checkpoint", default=os.path.join(tempfile.gettempdir(), "reglab_train_ddp.pt"))

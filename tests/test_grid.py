@@ -119,3 +119,14 @@ def test_grid_sample_in_slabs_is_grid_sample(shape, grid_shape, mode, padding, d
                 assert torch.allclose(x.grad, y.grad, atol=1e-12)
     finally:
         torch.set_num_threads(threads)
+
+
+def test_grid_sample_in_slabs_refuses_one_image_with_a_batch_of_grids_as_grid_sample_does(device):
+    """Batch sizes that grid_sample refuses are refused here too, at any thread count (not cut into wrong slabs)."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.raises(RuntimeError, match="batch size"):
+            grid_sample_in_slabs(torch.rand(1, 1, 6, 6, device=device), torch.zeros(2, 6, 6, 2, device=device))
+    finally:
+        torch.set_num_threads(threads)

@@ -70,9 +70,8 @@ Without --transform, the engine's default stages run (reglab.registration.DEFAUL
 inter-subject brain MRI of one contrast): affine by global NCC, then a stationary velocity field
 (diffeomorphic: no folding) by local NCC in 5-voxel windows with diffusion regularization, weight 0.5; a
 3-level pyramid with 40, 20, 0 (affine) and 40, 20, 10 (SVF) iterations, Adam, on the box of the scanned
-voxels. An option
-given replaces that setting in every stage it applies to: use --similarity mi for two contrasts (T1 and
-T2). With --transform, the stages named run with mi, bending_energy (weight 100), 100 iterations per level
+voxels. An option given replaces that setting in every stage it applies to: use --similarity mi for two
+contrasts (T1 and T2). With --transform, the stages named run with mi, bending_energy (weight 100), 100 iterations per level
 unless given. The similarity counts only the scanned region (repeated-edge padding is left out) and sees
 intensities outside [0, 1] rescaled to [0, 1] (0.5th to 99.5th percentile); the similarity in the summary
 and metrics.json is the last stage's, computed on those [0, 1] intensities. The outputs keep the files'
@@ -116,8 +115,8 @@ def add_register_parser(subparsers):
     parser.add_argument("--levels", type=int, default=None, help="pyramid levels (default: 3)")
     parser.add_argument("--iterations", default=None, metavar="N[,N...]",
                         help="iterations per level and stage: one number for every level, or one per level, "
-                             "coarsest first, e.g. 60,30,0 (default: each default stage's own: 40,20,0 and 40,20,10; 100 with "
-                             "--transform)")
+                             "coarsest first, e.g. 60,30,0 (default: each default stage's own: 40,20,0 and "
+                             "40,20,10; 100 with --transform)")
     parser.add_argument("--optimizer", default="adam", choices=("adam", "lbfgs", "gd"),
                         help="optimizer (default: %(default)s)")
     parser.add_argument("--fixed-mask", metavar="FILE",

@@ -214,8 +214,7 @@ def _percentiles_by_label(values, labels, chosen, q):
     order = bits.sort().indices                                                        # ascending values
     grouped, regroup = labels[order].sort(stable=True)
     ordered = values[order[regroup]]                                                   # ascending within each label
-    start = torch.searchsorted(grouped, chosen)
-    count = torch.searchsorted(grouped, chosen, right=True) - start                   # (L,)
+    start, count = _label_runs(grouped, chosen)                                        # (L,) each
     position = (count - 1).double() * (q / 100)
     low = position.floor()
     high = torch.minimum(low + 1, count - 1)

@@ -48,6 +48,6 @@ from reglab.registration.result import Registration
 from reglab.registration.stages import DEFAULT_STAGES, register_stages
 
 __all__ = ["DEFAULT_STAGES", "GRID_MODELS", "LEARNING_RATES", "MODELS", "OPTIMIZERS", "Registration",
-           "RegistrationWarning", "crop", "downsample", "extend_model", "gaussian_pyramid", "implausibilities", "label_penalty",
-           "landmark_penalty", "pyramid_size", "refine_bspline", "region_box", "register", "register_stages", "resample_to_fixed",
-           "rescale_intensities", "sample_at", "scanned_region"]
+           "RegistrationWarning", "crop", "downsample", "extend_model", "gaussian_pyramid", "implausibilities",
+           "label_penalty", "landmark_penalty", "pyramid_size", "refine_bspline", "region_box", "register",
+           "register_stages", "resample_to_fixed", "rescale_intensities", "sample_at", "scanned_region"]

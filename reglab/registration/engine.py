@@ -256,7 +256,8 @@ def _objective(fixed, moving, masks, start, full_size, similarity, similarity_op
     start_field, start_linear = start
     if moving_mask is not None:                              # warped together: one interpolation, not two
         batch = max(moving.shape[0], moving_mask.shape[0])
-        moving = torch.cat([moving.expand(batch, *moving.shape[1:]), moving_mask.expand(batch, -1, *moving.shape[2:])], 1)
+        moving = torch.cat([moving.expand(batch, *moving.shape[1:]),
+                            moving_mask.expand(batch, -1, *moving.shape[2:])], dim=1)   # (B, C + 1, *spatial)
 
     def terms(u_model):
         u = u_model

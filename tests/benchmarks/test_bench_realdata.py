@@ -26,7 +26,8 @@ def _row(dice, hd95):
 def test_paired_means_and_counts(bench):
     tool = [_row((0.8, 0.7), (2.0, 3.0)), _row((0.6, 0.7), (1.0, 3.0)), _row((0.9, 0.5), (4.0, 2.0))]
     reference = [_row((0.7, 0.7), (3.0, 3.0)), _row((0.7, 0.6), (1.0, 2.0)), _row((0.8, 0.6), (2.0, 2.0))]
-    out = {name: (mean, interval, better, worse) for name, mean, interval, better, worse in bench.paired(tool, reference)}
+    out = {name: (mean, interval, better, worse)
+           for name, mean, interval, better, worse in bench.paired(tool, reference)}
     mean, (low, high), better, worse = out["Dice anterior"]
     assert mean == pytest.approx(np.mean([0.1, -0.1, 0.1]))
     assert (better, worse) == (2, 1)
@@ -70,6 +71,7 @@ def test_combine_renders_the_pairs_of_both_runs(bench, tmp_path, monkeypatch, ca
 def test_combine_refuses_runs_at_different_thread_counts(bench, tmp_path, monkeypatch):
     for threads in (1, 2):
         (tmp_path / f"{threads}.json").write_text(json.dumps({"threads": threads, "pairs": [], "results": {}}))
-    monkeypatch.setattr(sys, "argv", ["bench_realdata.py", "--combine", str(tmp_path / "1.json"), str(tmp_path / "2.json")])
+    files = [str(tmp_path / "1.json"), str(tmp_path / "2.json")]
+    monkeypatch.setattr(sys, "argv", ["bench_realdata.py", "--combine", *files])
     with pytest.raises(SystemExit, match="one thread count"):
         bench.main()
