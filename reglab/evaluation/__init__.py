@@ -26,13 +26,11 @@ Lab 08 ("Evaluation") teaches this package.
 """
 
 from reglab.evaluation.field_quality import inverse_consistency, rmse
-from reglab.evaluation.jacobian import (STENCILS, _derivatives, _determinant, curl, folding_fraction,
-                                        jacobian_determinant, jacobian_matrix, sdlogj)
+from reglab.evaluation.jacobian import STENCILS, curl, folding_fraction, jacobian_determinant, jacobian_matrix, sdlogj
 from reglab.evaluation.landmarks import tre
 from reglab.evaluation.overlap import dice, iou
 from reglab.evaluation.report import Report, report
-from reglab.evaluation.surface_distance import _percentile, assd, hausdorff, hd95, surface_voxels
+from reglab.evaluation.surface_distance import assd, hausdorff, hd95, surface_voxels
 
-# _derivatives, _determinant and _percentile are re-exported (not in __all__) for reglab.checks.lab08.
 __all__ = ["STENCILS", "Report", "assd", "curl", "dice", "folding_fraction", "hausdorff", "hd95", "inverse_consistency",
            "iou", "jacobian_determinant", "jacobian_matrix", "report", "rmse", "sdlogj", "surface_voxels", "tre"]
