@@ -144,6 +144,9 @@ def time_simpleitk(control, size, spacing, repeats):
 
 
 def main():
+    from reglab.console import tolerate_any_terminal
+
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, nargs="+", default=[160, 192, 224])
     parser.add_argument("--spacing", type=int, default=5)

@@ -43,6 +43,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from reglab import evaluation
+from reglab.console import tolerate_any_terminal
 
 try:
     from monai.metrics import compute_dice, compute_hausdorff_distance
@@ -225,6 +226,7 @@ def summary(values):
 
 
 def main():
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=7)

@@ -18,6 +18,7 @@ import threading
 import time
 from pathlib import Path
 
+from reglab.console import tolerate_any_terminal
 from reglab.course import grading
 
 
@@ -80,6 +81,7 @@ def make_class(folder, lab, students):
 
 
 def main(argv=None):
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lab", default="01")
     parser.add_argument("--students", type=int, default=30)

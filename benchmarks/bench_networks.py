@@ -29,6 +29,7 @@ import time
 import torch
 from torch import nn
 
+from reglab.console import tolerate_any_terminal
 from reglab.networks import NETWORKS, VoxelMorph, create, load_pretrained
 from reglab.training import Unsupervised, evaluate, make_pairs
 
@@ -180,6 +181,7 @@ def accuracy_table():
 
 
 def main(argv=None):
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", choices=("speed", "voxelmorph", "accuracy"),
                         default=["speed", "voxelmorph", "accuracy"])

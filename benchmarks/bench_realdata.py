@@ -198,6 +198,9 @@ def available(method):
 
 
 def main():
+    from reglab.console import tolerate_any_terminal
+
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=10, help="number of pairs (default: %(default)s)")
     parser.add_argument("--start", type=int, default=0, help="first pair (default: %(default)s)")
@@ -294,7 +297,7 @@ def write(table, run, out):
         files = [(out, table + "\n")] + ([] if run is None else [(out.with_suffix(".json"), json.dumps(run) + "\n")])
         for file, text in files:
             partial = file.with_name(file.name + ".partial")
-            partial.write_text(text)
+            partial.write_text(text, encoding="utf-8")
             partial.replace(file)
     return 0
 
@@ -334,7 +337,7 @@ def combine(files):
     that every file has."""
     import json
 
-    runs = [json.loads(Path(file).read_text()) for file in files]
+    runs = [json.loads(Path(file).read_text(encoding="utf-8")) for file in files]
     threads = {run["threads"] for run in runs}
     if len(threads) != 1:
         sys.exit(f"bench_realdata: --combine expects runs at one thread count, got {sorted(threads)}")

@@ -53,6 +53,7 @@ import torch
 import torch.nn.functional as F
 
 from reglab import io, warp
+from reglab.console import tolerate_any_terminal
 from reglab.data import load_brain, load_brain_slice, synthetic_pair
 from reglab.devices import default_device
 from reglab.evaluation import dice, folding_fraction
@@ -200,6 +201,7 @@ def run_case(name, methods, device, threads):
 
 
 def main():
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--case", default="all", choices=[*CASES, "all"], help="one case, or all in turn")
     parser.add_argument("--device", default=None, help="reglab's device (default: reglab.devices.default_device())")

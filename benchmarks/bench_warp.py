@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 import reglab
+from reglab.console import tolerate_any_terminal
 from reglab.fields import integrate_velocity
 from reglab.grid import identity_grid, to_grid_sample
 
@@ -102,6 +103,7 @@ def best_of_rounds(methods, device, repeats, rounds, backward=True):
 
 
 def main():
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=2)

@@ -23,6 +23,7 @@ import time
 
 import torch
 
+from reglab.console import tolerate_any_terminal
 from reglab.data.hippocampus import HippocampusPairs
 from reglab.devices import default_device
 from reglab.networks import VoxelMorph
@@ -30,6 +31,7 @@ from reglab.training import Unsupervised, fit, make_pairs
 
 
 def main(argv=None):
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ndim", type=int, choices=(2, 3), default=2)
     parser.add_argument("--data", choices=("synthetic", "hippocampus"), default="synthetic",

@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from reglab.console import tolerate_any_terminal
 from reglab.networks import create
 from reglab.networks.pretrained import WEIGHTS
 from reglab.training import Adversarial, Supervised, Unsupervised, evaluate, fit, make_pairs
@@ -30,6 +31,7 @@ LEARNING_RATE = {2: 2e-3, 3: 1e-3}          # 2e-3 diverged in 3D (batch of 2)
 
 
 def main(argv=None):
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", default=list(RUNS))
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the number of steps")

@@ -276,7 +276,7 @@ def displacement_to_itk(displacement, fixed_geometry, moving_geometry):
     Returns:
         ``sitk.DisplacementFieldTransform`` (float64 vectors, linear interpolation).
     """
-    ndim = check_displacement("displacement_to_itk", "displacement", displacement)
+    check_displacement("displacement_to_itk", "displacement", displacement)
     if displacement.shape[0] != 1:
         raise ValueError(f"displacement_to_itk(): expected a batch of 1, got {displacement.shape[0]}.")
     u = displacement.detach().to("cpu", torch.float64)

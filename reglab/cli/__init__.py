@@ -31,6 +31,7 @@ import sys
 from reglab.cli.apply import add_apply_parser
 from reglab.cli.errors import CommandError, WriteError
 from reglab.cli.register import OUTPUTS, add_register_parser
+from reglab.console import tolerate_any_terminal
 from reglab.course.grading import add_grade_parser
 
 COMMANDS = {"register": add_register_parser, "apply": add_apply_parser, "grade": add_grade_parser}
@@ -55,6 +56,7 @@ def main(argv=None):
     0 success, 1 the outputs could not be written, 2 bad input (one line on stderr, no traceback),
     130 interrupted (Ctrl-C): for ``register`` and ``apply`` nothing was written then.
     """
+    tolerate_any_terminal()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

@@ -105,7 +105,7 @@ class Staging:
             path.write_text(json.dumps(value, indent=2) + "\n")
 
         def check(path):
-            if json.loads(path.read_text()) != json.loads(json.dumps(value)):
+            if json.loads(path.read_text(encoding="utf-8")) != json.loads(json.dumps(value)):
                 raise ValueError("the JSON read back differs")
 
         return self.write(name, write, check)

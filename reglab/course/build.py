@@ -44,6 +44,7 @@ import re
 import sys
 from pathlib import Path
 
+from reglab.console import tolerate_any_terminal
 from reglab.course.markers import _source, strip_solutions, strip_test_markers
 
 REPOSITORY = "reglab-course/reglab"  # PLACEHOLDER: not published yet; set with `build --repository OWNER/NAME`
@@ -240,6 +241,7 @@ def execute(path, *, timeout=600):
 
 
 def main(argv=None):
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(prog="python -m reglab.course", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     build_parser = sub.add_parser("build", help="write labs/ from solutions/ (and align badges and setup cells)")

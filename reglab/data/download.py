@@ -259,7 +259,8 @@ def fetch(name, *, root=None, offline=False, progress=True):
     folder.mkdir(parents=True, exist_ok=True)
     for remote in dataset.files:
         _fetch_file(remote, folder, dataset, progress)
-    (folder / COMPLETE).write_text("\n".join(f"{f.filename} {f.checksum}" for f in dataset.files) + "\n")
+    (folder / COMPLETE).write_text("\n".join(f"{f.filename} {f.checksum}" for f in dataset.files) + "\n",
+                                 encoding="utf-8")
     return folder
 
 
@@ -273,4 +274,4 @@ def _fetch_file(remote: RemoteFile, folder, dataset, progress):
     if remote.extract:
         extract(path, folder)
         path.unlink()
-        unpacked.write_text(f"{remote.checksum}\n")
+        unpacked.write_text(f"{remote.checksum}\n", encoding="utf-8")

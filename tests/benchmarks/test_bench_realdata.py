@@ -61,7 +61,7 @@ def test_combine_renders_the_pairs_of_both_runs(bench, tmp_path, monkeypatch, ca
     out = tmp_path / "combined.md"
     monkeypatch.setattr(sys, "argv", ["bench_realdata.py", "--combine", *map(str, runs), "--out", str(out)])
     assert bench.main() == 0
-    table = out.read_text()
+    table = out.read_text(encoding="utf-8")
     assert "3 pairs" in table and "038<-039, 199<-203, 204<-205" in table
     assert "| reglab-defaults | 0.800 | 0.600 | 0.700 | 1.00 | 3.00 |" in table
     assert "| reglab-defaults | +0.100 [+0.100, +0.100], 3 / 0 | -0.100 [-0.100, -0.100], 0 / 3 |" in table

@@ -59,4 +59,4 @@ def test_apply_errors_are_one_line(problem, message, pair, result, tmp_path, cap
     assert run("apply", transform, pair[1], "--reference", reference, "--out", out) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and error.startswith("reglab apply: error: ") and message in error, error
-    assert not out.exists() or out.read_text() == "keep me"
+    assert not out.exists() or out.read_text(encoding="utf-8") == "keep me"

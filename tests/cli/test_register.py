@@ -38,7 +38,7 @@ def test_register_writes_outputs_that_simpleitk_reads(pair, tmp_path):
     vector = np.array(field.GetPixel(index))
     assert np.allclose(np.array(point) + vector, transform.TransformPoint(point), atol=1e-3)
     assert (out / "overlay.png").stat().st_size > 1000
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["similarity"]["measure"] == "ncc" and metrics["similarity"]["after"] > metrics["similarity"]["before"]
     assert metrics["folding_percent"] == 0 and set(metrics["time_s"]) == {"rigid", "total"}
 
@@ -61,7 +61,7 @@ def test_labels_are_warped_and_scored(pair, labels, tmp_path, capsys):
     nearest = sitk.GetArrayFromImage(sitk.Resample(sitk.ReadImage(str(labels[1])), sitk.ReadImage(str(pair[0])),
                                                    transform, sitk.sitkNearestNeighbor, 0))
     assert (nearest == array).mean() > 0.95
-    metrics = json.loads((out / "metrics.json").read_text())["labels"]
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["labels"]
     assert sorted(metrics) == ["1", "2"]
     for label, row in metrics.items():
         assert row["dice_after"] == pytest.approx(dice_of(fixed, array, int(label)), abs=1e-6)    # NumPy oracle
@@ -91,7 +91,7 @@ def test_bspline_spacing_is_in_mm_on_an_anisotropic_grid(tmp_path, capsys):
                if composite.GetNthTransform(i).GetName() == "BSplineTransform"]
     coefficients = sitk.BSplineTransform(bspline[0]).GetCoefficientImages()[0]
     assert coefficients.GetSpacing() == (8.0, 8.0)                     # 16 voxels of 0.5 mm, 4 voxels of 2 mm
-    assert json.loads((out / "metrics.json").read_text())["bspline_control_spacing_mm"] == [8.0, 8.0]
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["bspline_control_spacing_mm"] == [8.0, 8.0]
     assert "control points every 8×8 mm" in capsys.readouterr().out
 
 
@@ -116,7 +116,7 @@ def test_default_run_is_the_engines_stages(pair, tmp_path, capsys):
         assert re.search(rf"{stage}\s*: \d+ iterations in \d\d:\d\d", captured.err), captured.err
     assert re.search(r"^time\s+affine [\d.]+ s, svf [\d.]+ s; [\d.]+ s in all", captured.out, re.M)
     assert re.search(r"^local_ncc\s+-?[\d.]+ before, [\d.]+ after .*window 5", captured.out, re.M)
-    metrics = json.loads((out / "metrics.json").read_text())
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert metrics["transform"] == "affine+svf" and set(metrics["time_s"]) == {"affine", "svf", "total"}
     for used, engine in zip(metrics["stages"], DEFAULT_STAGES):          # each stage's own options, iterations given
         assert used == {**engine, "iterations": [6, 4, 0]}
@@ -150,7 +150,7 @@ def test_a_stage_option_replaces_it_in_every_default_stage(pair, tmp_path):
     out = tmp_path / "result"
     assert run("register", *pair, "--out", out, "--similarity", "mi", "--weight", "2", "--levels", "2",
                "--iterations", "3,2", "--quiet", "--device", "cpu") == 0
-    stages = json.loads((out / "metrics.json").read_text())["stages"]
+    stages = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["stages"]
     assert [s["similarity"] for s in stages] == ["mi", "mi"] and "similarity_options" not in stages[1]
     assert stages[1]["regularization"] == "diffusion" and stages[1]["weight"] == 2.0
     assert [s["iterations"] for s in stages] == [[3, 2], [3, 2]]
@@ -167,7 +167,7 @@ def test_engine_warnings_are_printed_once(pair, tmp_path, capsys, monkeypatch, r
     lines = [line for line in printed.out.splitlines() if line.startswith("warning:")]
     assert len(lines) == 1 and re.match(r"warning:\s+stage 0 \(affine\): the affine part scales by", lines[0]), lines
     assert "warning" not in printed.err and not [w for w in recwarn if "register()" in str(w.message)]
-    assert json.loads((out / "metrics.json").read_text())["warnings"] == [lines[0].split(None, 1)[1]]
+    assert json.loads((out / "metrics.json").read_text(encoding="utf-8"))["warnings"] == [lines[0].split(None, 1)[1]]
     assert run("register", *pair, "--out", out, "--force", "--transform", "affine", "--similarity", "ncc",
                "--levels", "1", "--iterations", "20", "--device", "cpu", "--quiet") == 0
     printed = capsys.readouterr()

@@ -151,7 +151,7 @@ def test_extract_tar_and_zip(tmp_path):
     with zipfile.ZipFile(tmp_path / "b.zip", "w") as bundle:
         bundle.writestr("z/readme.txt", "hi")
     extract(tmp_path / "b.zip", tmp_path / "out")
-    assert (tmp_path / "out" / "z" / "readme.txt").read_text() == "hi"
+    assert (tmp_path / "out" / "z" / "readme.txt").read_text(encoding="utf-8") == "hi"
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".extract")) == []   # staging removed
 
 

@@ -145,7 +145,7 @@ def test_axial_slice_matches_the_volume():
 
 
 def test_manifest_checksums_match_the_shipped_arrays():
-    manifest = json.loads((EMBEDDED / "manifest.json").read_text())
+    manifest = json.loads((EMBEDDED / "manifest.json").read_text(encoding="utf-8"))
     for name, arrays in manifest["arrays_sha256"].items():
         with np.load(EMBEDDED / name) as archive:
             for key, digest in arrays.items():
@@ -157,7 +157,7 @@ def test_embedded_size_and_notices():
     assert sum(f.stat().st_size for f in files) < 1.2e6
     names = {f.name for f in files}
     assert {"LICENSE-MNI.txt", "LICENSE-dipy.txt", "CITATION.md"} <= names
-    assert "Copyright (C) 1993-2009 Louis Collins" in (EMBEDDED / "LICENSE-MNI.txt").read_text()
+    assert "Copyright (C) 1993-2009 Louis Collins" in (EMBEDDED / "LICENSE-MNI.txt").read_text(encoding="utf-8")
 
 
 @pytest.mark.skipif(importlib.util.find_spec("nilearn") is None or importlib.util.find_spec("dipy") is None,
@@ -165,6 +165,6 @@ def test_embedded_size_and_notices():
 def test_build_script_reproduces_the_shipped_arrays(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "data" / "make_embedded.py"), "--out", str(tmp_path)], check=True,
                    capture_output=True)
-    rebuilt = json.loads((tmp_path / "manifest.json").read_text())
-    shipped = json.loads((EMBEDDED / "manifest.json").read_text())
+    rebuilt = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    shipped = json.loads((EMBEDDED / "manifest.json").read_text(encoding="utf-8"))
     assert rebuilt == shipped

@@ -128,14 +128,14 @@ def test_pairs_errors():
 def test_size_licence_and_citations():
     sizes = {name: (EMBEDDED / name).stat().st_size for name in FILES}
     assert sum(sizes.values()) <= 1_000_000
-    text = (EMBEDDED / "hippocampus_LICENSE.md").read_text()
+    text = (EMBEDDED / "hippocampus_LICENSE.md").read_text(encoding="utf-8")
     for needle in ("CC BY-SA 4.0", "https://creativecommons.org/licenses/by-sa/4.0/", "ShareAlike", "adaptation",
                    "Simpson", "Antonelli", "Hering"):
         assert needle in text
 
 
 def test_manifest_checksums_match_the_shipped_arrays():
-    manifest = json.loads((EMBEDDED / "hippocampus_manifest.json").read_text())
+    manifest = json.loads((EMBEDDED / "hippocampus_manifest.json").read_text(encoding="utf-8"))
     with np.load(EMBEDDED / "msd_hippocampus_20.npz") as archive:
         assert sorted(archive.files) == sorted(manifest["arrays_sha256"])
         for key, digest in manifest["arrays_sha256"].items():
@@ -147,14 +147,14 @@ def test_manifest_checksums_match_the_shipped_arrays():
 def test_build_script_reproduces_the_shipped_arrays(tmp_path):
     subprocess.run([sys.executable, str(ROOT / "data" / "make_hippocampus.py"), "--out", str(tmp_path),
                     "--source", str(SHARED)], check=True, capture_output=True)
-    rebuilt = json.loads((tmp_path / "hippocampus_manifest.json").read_text())
-    assert rebuilt == json.loads((EMBEDDED / "hippocampus_manifest.json").read_text())
+    rebuilt = json.loads((tmp_path / "hippocampus_manifest.json").read_text(encoding="utf-8"))
+    assert rebuilt == json.loads((EMBEDDED / "hippocampus_manifest.json").read_text(encoding="utf-8"))
     with np.load(tmp_path / "msd_hippocampus_20.npz") as new, np.load(EMBEDDED / "msd_hippocampus_20.npz") as old:
         assert all(np.array_equal(new[key], old[key]) for key in old.files)
 
 
 def test_files_are_in_the_wheels_package_data():
-    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     globs = config["tool"]["setuptools"]["package-data"]["reglab"]
     for name in FILES:
         relative = f"data/embedded/{name}"

@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from reglab.console import tolerate_any_terminal
 from reglab.course.grading.batch import CourseFilesChanged, grade
 from reglab.course.grading.execute import Limits
 from reglab.course.grading.submissions import COURSE
@@ -82,6 +83,7 @@ def run_grade(args):
 
 
 def main(argv=None):
+    tolerate_any_terminal()
     parser = argparse.ArgumentParser(prog="python -m reglab.course.grading", description=DESCRIPTION)
     add_grade_arguments(parser)
     args = parser.parse_args(argv)

@@ -179,7 +179,7 @@ def test_notes_say_what_went_wrong(graded, student, words):
 
 
 def test_nothing_outside_the_scratch_folder_was_touched(graded):
-    assert graded["victim"].read_text() == "an instructor's file\n"
+    assert graded["victim"].read_text(encoding="utf-8") == "an instructor's file\n"
     assert (graded["outside"] / "keep").is_dir()
     assert sorted(p.name for p in graded["folder"].iterdir()) == sorted(
         [f"{name}.ipynb" for name in EXPECTED] + ["victim.txt"])

@@ -38,7 +38,7 @@ def test_guard_blocks(tmp_path, event, args, match):
     args = tuple(a.format(**names) if isinstance(a, str) else a for a in args)
     with pytest.raises(PermissionError, match=match):
         check(event, args)
-    assert (tmp_path / "log").read_text().count("\n") == 1
+    assert (tmp_path / "log").read_text(encoding="utf-8").count("\n") == 1
 
 
 @pytest.mark.parametrize("event, args", [
@@ -62,4 +62,4 @@ def test_guard_allows(tmp_path, event, args):
 def test_guard_notes_a_missing_neighbour_without_blocking(tmp_path):
     check, home, _ = guard(tmp_path)
     assert check("open", (str(home / "work" / "other.ipynb"), "r", 0)) is None
-    assert (tmp_path / "log").read_text() == "note: tried to read other.ipynb from its folder\n"
+    assert (tmp_path / "log").read_text(encoding="utf-8") == "note: tried to read other.ipynb from its folder\n"

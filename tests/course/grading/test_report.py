@@ -32,8 +32,8 @@ def test_write_file_replaces_links_fifos_and_folders_never_follows_them(tmp_path
     for name in ("scores.md", "scores.csv", "x.ipynb"):
         write_file(tmp_path, name, "ours")
         assert (tmp_path / name).is_file() and not (tmp_path / name).is_symlink()
-        assert (tmp_path / name).read_text() == "ours"
-    assert target.read_text() == "keep"
+        assert (tmp_path / name).read_text(encoding="utf-8") == "ours"
+    assert target.read_text(encoding="utf-8") == "keep"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scores.csv", "scores.md", "victim.txt", "x.ipynb"]
 
 
