@@ -286,19 +286,20 @@ def main():
 
 
 def write(table, run, out):
-    """Print the table; with ``out``, write it there and the per-pair scores ``run`` beside it (``.json``), each
-    through a temporary file renamed into place (never half-written)."""
+    """Print the table; with ``out``, write it there and the per-pair scores ``run`` (if any) beside it
+    (``.json``), each through ``reglab.io``'s temporary file renamed into place (never half-written)."""
     import json
+
+    from reglab.io import _atomic
 
     print(table)
     if out:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        files = [(out, table + "\n")] + ([] if run is None else [(out.with_suffix(".json"), json.dumps(run) + "\n")])
-        for file, text in files:
-            partial = file.with_name(file.name + ".partial")
-            partial.write_text(text, encoding="utf-8")
-            partial.replace(file)
+        _atomic(out, lambda name: Path(name).write_text(table + "\n", encoding="utf-8"))
+        if run is not None:
+            text = json.dumps(run) + "\n"
+            _atomic(out.with_suffix(".json"), lambda name: Path(name).write_text(text, encoding="utf-8"))
     return 0
 
 

@@ -2,7 +2,8 @@
 
 The help and the messages use a few non-ASCII characters (λ, ≤, ←). A terminal whose locale is ASCII
 (``LANG=C`` with Python's UTF-8 mode off) cannot encode them, and Python would stop the command with a
-``UnicodeEncodeError``; there it prints each such character as its escape (``\\u03bb``) instead.
+``UnicodeEncodeError``. After :func:`tolerate_any_terminal` the command prints each such character as its
+escape (``\\u03bb``) instead.
 """
 
 import sys

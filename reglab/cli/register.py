@@ -68,11 +68,11 @@ two contrasts, so the demo runs with --similarity mi unless another is given.
 
 Without --transform, the engine's default stages run (reglab.registration.DEFAULT_STAGES, tuned on real
 inter-subject brain MRI of one contrast): affine by global NCC, then a stationary velocity field
-(diffeomorphic: no folding) by local NCC in 5-voxel windows with diffusion regularization, weight 0.5; a
-3-level pyramid with 40, 20, 0 (affine) and 40, 20, 10 (SVF) iterations, Adam, on the box of the scanned
-voxels. An option given replaces that setting in every stage it applies to: use --similarity mi for two
-contrasts (T1 and T2). With --transform, the stages named run with mi, bending_energy (weight 100), 100 iterations per level
-unless given. The similarity counts only the scanned region (repeated-edge padding is left out) and sees
+(diffeomorphic: it folds only where discretization errs, a few voxels in 100 000) by local NCC in 5-voxel
+windows with diffusion regularization, weight 0.5; a 3-level pyramid with 40, 20, 0 (affine) and 40, 20, 10
+(SVF) iterations, Adam, on the box of the scanned voxels. An option given replaces that setting in every stage
+it applies to: use --similarity mi for two contrasts (T1 and T2). With --transform, the stages named run with
+mi, bending_energy (weight 100), 100 iterations per level unless given. The similarity counts only the scanned region (repeated-edge padding is left out) and sees
 intensities outside [0, 1] rescaled to [0, 1] (0.5th to 99.5th percentile); the similarity in the summary
 and metrics.json is the last stage's, computed on those [0, 1] intensities. The outputs keep the files'
 own values. The summary prints the engine's warnings (an affine scale far from 1, folding, a similarity

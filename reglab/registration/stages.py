@@ -16,7 +16,8 @@ DEFAULT_STAGES = (
 )
 """The stages of :func:`register_stages` by default (3 pyramid levels, with :func:`register`'s ``foreground``
 and ``normalize``): affine by global NCC (40, 20, 0 iterations), then a stationary velocity field (diffeomorphic:
-no folding) by local NCC (5-voxel windows) with diffusion regularization (weight 0.5; 40, 20, 10 iterations). On
+it folds only where discretization errs, at most 0.005 % of a pair's voxels on the 77 benchmark pairs) by local
+NCC (5-voxel windows) with diffusion regularization (weight 0.5; 40, 20, 10 iterations). On
 scans padded to a fixed size, both stages run on the box of the scanned regions (:mod:`reglab.registration.region`),
 which makes the 10 full-resolution iterations affordable: on 8 tuning pairs they lift the mean Dice from 0.775 to
 0.806. On 32 tuning pairs (``benchmarks/bench_realdata.py --start 20 --pairs 32``: mean Dice 0.787, HD95 2.60 /
